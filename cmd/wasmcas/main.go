@@ -1,13 +1,19 @@
+// Command wasmcas publishes and fetches WebAssembly components by their
+// parts. See the README for a quick start.
 package main
+
 import (
- _ "github.com/spf13/cobra"
- _ "github.com/spf13/viper"
- _ "oras.land/oras-go/v2"
- _ "github.com/schollz/progressbar/v3"
- _ "go.bytecodealliance.org/wit"
- _ "github.com/distribution/distribution/v3/registry"
- _ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
- _ "github.com/opencontainers/image-spec/specs-go/v1"
- _ "golang.org/x/term"
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/wasmcas/wasmcas/internal/cli"
 )
-func main(){}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	status := cli.Main(ctx, os.Args[1:])
+	stop()
+	os.Exit(status)
+}

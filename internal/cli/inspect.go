@@ -1,0 +1,245 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wasmcas/wasmcas/internal/split"
+	"github.com/wasmcas/wasmcas/internal/wasmbin"
+	"github.com/wasmcas/wasmcas/internal/witinfo"
+)
+
+type inspectOptions struct {
+	path string
+	tag  string
+	json bool
+	wit  bool
+}
+
+type inspectResult struct {
+	Digest     string          `json:"digest"`
+	Kind       string          `json:"kind"`
+	Size       int64           `json:"size"`
+	FileDigest string          `json:"file_digest,omitempty"`
+	Nodes      int             `json:"nodes"`
+	Leaves     int             `json:"leaves"`
+	LeafBytes  int64           `json:"leaf_bytes"`
+	WIT        *witinfo.World  `json:"wit,omitempty"`
+	Tree       *inspectNode    `json:"tree"`
+}
+
+type inspectNode struct {
+	Path     string           `json:"path"`
+	Kind     string           `json:"kind"`
+	Offset   int64            `json:"offset"`
+	Size     int64            `json:"size"`
+	Digest   string           `json:"digest"`
+	Sections []inspectSection `json:"sections"`
+}
+
+type inspectSection struct {
+	Offset      int64        `json:"offset"`
+	ID          byte         `json:"id"`
+	Section     string       `json:"section"`
+	Name        string       `json:"name,omitempty"`
+	Form        string       `json:"form"`
+	Size        int64        `json:"size"`
+	Leaves      []string     `json:"leaves,omitempty"`
+	LeafBytes   int64        `json:"leaf_bytes"`
+	InlineBytes int64        `json:"inline_bytes"`
+	Child       *inspectNode `json:"child,omitempty"`
+}
+
+func newInspectCommand(streams Streams) *cobra.Command {
+	opts := &inspectOptions{}
+	cmd := &cobra.Command{
+		Use:   "inspect FILE|DIR",
+		Short: "Print the split tree of a binary or layout",
+		Long: `Print the split tree of a WebAssembly binary or of the artifact in an OCI image
+layout: every core module and component with its path, kind, size and digest,
+and every section with its offset, name, form, size, and how many of its bytes
+are leaves. With --wit, also decode the component's WIT world (imports and
+exports), which takes hundreds of milliseconds.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.path = args[0]
+			res, err := runInspect(cmd, opts)
+			if err != nil {
+				return err
+			}
+			if opts.json {
+				return writeJSON(streams.Out, res)
+			}
+			return printInspect(streams.Out, res)
+		},
+	}
+	cmd.Flags().StringVar(&opts.tag, "tag", "", "tag of the artifact in a layout that holds several")
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print the tree as one JSON object")
+	cmd.Flags().BoolVar(&opts.wit, "wit", false, "decode the component's WIT imports and exports (slow)")
+	return cmd
+}
+
+func runInspect(cmd *cobra.Command, opts *inspectOptions) (*inspectResult, error) {
+	ctx := cmd.Context()
+	var root *split.Node
+	res := &inspectResult{}
+	if isLayout(opts.path) {
+		st, src, tree, err := loadLayoutTree(ctx, opts.path, opts.tag)
+		if err != nil {
+			return nil, err
+		}
+		src.Close()
+		root = tree
+		res.FileDigest = st.FileDigest.String()
+		if opts.wit && len(st.Config.WIT) > 0 {
+			res.WIT = &witinfo.World{}
+			if err := json.Unmarshal(st.Config.WIT, res.WIT); err != nil {
+				return nil, fmt.Errorf("layout %s: config %s: invalid wit: %w", opts.path, st.Manifest.Config.Digest, err)
+			}
+		} else if opts.wit {
+			if res.WIT, err = layoutWIT(cmd, opts); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		if st, err := os.Stat(opts.path); err == nil && st.IsDir() {
+			return nil, fmt.Errorf("%s: a directory but not an OCI image layout", opts.path)
+		}
+		file, err := split.OpenFile(ctx, opts.path)
+		if err != nil {
+			return nil, err
+		}
+		defer file.Close()
+		root = file.Root
+		res.FileDigest = file.FileDigest.String()
+		if opts.wit {
+			if res.WIT, err = componentWIT(root, opts.path); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	res.Digest = root.Digest.String()
+	res.Kind = root.Kind.String()
+	res.Size = root.Size
+	seen := map[split.Digest]bool{}
+	res.Tree = describeNode("/", root, 0, res, seen)
+	return res, nil
+}
+
+// componentWIT decodes the WIT world of a component file.
+func componentWIT(root *split.Node, path string) (*witinfo.World, error) {
+	if root.Kind != wasmbin.KindComponent {
+		return nil, fmt.Errorf("%s: --wit needs a component, and this is a core module", path)
+	}
+	return witinfo.Load(path)
+}
+
+// layoutWIT splices a layout's artifact into a temporary file and decodes
+// its WIT world there, for artifacts that did not record it.
+func layoutWIT(cmd *cobra.Command, opts *inspectOptions) (*witinfo.World, error) {
+	tmp, err := os.MkdirTemp("", "wasmcas-wit-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	out := tmp + "/component.wasm"
+	if err := runSplice(cmd, &spliceOptions{dir: opts.path, tag: opts.tag, output: out}); err != nil {
+		return nil, err
+	}
+	return witinfo.Load(out)
+}
+
+func describeNode(path string, n *split.Node, offset int64, res *inspectResult, seen map[split.Digest]bool) *inspectNode {
+	res.Nodes++
+	out := &inspectNode{Path: path, Kind: n.Kind.String(), Offset: offset, Size: n.Size, Digest: n.Digest.String(), Sections: []inspectSection{}}
+	pos := offset + wasmbin.PreambleSize
+	child := 0
+	for _, s := range n.Sections {
+		sec := inspectSection{Offset: pos, ID: s.ID, Section: sectionName(n.Kind, s.ID), Name: s.Name, Form: s.Form.String(), Size: s.Size}
+		sec.InlineBytes = int64(len(s.NamePrefix))
+		for _, p := range s.Pieces {
+			if p.Leaf == nil {
+				sec.InlineBytes += int64(len(p.Inline))
+				continue
+			}
+			sec.Leaves = append(sec.Leaves, p.Leaf.Digest.String())
+			sec.LeafBytes += p.Leaf.Size
+			if !seen[p.Leaf.Digest] {
+				seen[p.Leaf.Digest] = true
+				res.Leaves++
+				res.LeafBytes += p.Leaf.Size
+			}
+		}
+		if s.Child != nil {
+			childPath := fmt.Sprintf("%s/%d", strings.TrimSuffix(path, "/"), child)
+			child++
+			sec.Child = describeNode(childPath, s.Child, pos+int64(len(s.Header)), res, seen)
+		}
+		out.Sections = append(out.Sections, sec)
+		pos += int64(len(s.Header)) + s.Size
+	}
+	return out
+}
+
+func printInspect(w io.Writer, res *inspectResult) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s, %d bytes, %d nodes, %d distinct leaves (%d bytes)\n", res.Kind, res.Digest, res.Size, res.Nodes, res.Leaves, res.LeafBytes)
+	if res.FileDigest != "" {
+		fmt.Fprintf(&b, "file %s\n", res.FileDigest)
+	}
+	printNode(&b, res.Tree, 0)
+	if res.WIT != nil {
+		fmt.Fprintf(&b, "world %s\n", res.WIT.Name)
+		for _, name := range res.WIT.Imports {
+			fmt.Fprintf(&b, "  import %s\n", name)
+		}
+		for _, name := range res.WIT.Exports {
+			fmt.Fprintf(&b, "  export %s\n", name)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func printNode(b *strings.Builder, n *inspectNode, depth int) {
+	indent := strings.Repeat("  ", depth)
+	fmt.Fprintf(b, "%s%s %s at 0x%x, %d bytes, %s\n", indent, n.Path, n.Kind, n.Offset, n.Size, n.Digest)
+	for _, s := range n.Sections {
+		label := s.Section
+		if s.Name != "" || s.ID == wasmbin.SectionCustom {
+			label = fmt.Sprintf("%s %q", s.Section, s.Name)
+		}
+		storage := fmt.Sprintf("%d leaves", len(s.Leaves))
+		switch {
+		case s.Child != nil:
+			storage = "node " + s.Child.Path
+		case len(s.Leaves) == 0:
+			storage = "inline"
+		}
+		fmt.Fprintf(b, "%s  0x%08x %-28s %-6s %10d  %s\n", indent, s.Offset, label, s.Form, s.Size, storage)
+		if s.Child != nil {
+			printNode(b, s.Child, depth+2)
+		}
+	}
+}
+
+var moduleSections = []string{"custom", "type", "import", "function", "table", "memory", "global", "export", "start", "element", "code", "data", "datacount", "tag"}
+var componentSections = []string{"custom", "core module", "core instance", "core type", "component", "instance", "alias", "type", "canon", "start", "import", "export", "value"}
+
+// sectionName returns the name the specifications give a section id.
+func sectionName(kind wasmbin.Kind, id byte) string {
+	names := moduleSections
+	if kind == wasmbin.KindComponent {
+		names = componentSections
+	}
+	if int(id) < len(names) {
+		return names[id]
+	}
+	return fmt.Sprintf("unknown(%d)", id)
+}

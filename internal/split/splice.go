@@ -1,0 +1,173 @@
+package split
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/wasmcas/wasmcas/internal/wasmbin"
+)
+
+// Source supplies the encodings of nodes and the bytes of leaves by digest.
+// A Source need not verify what it returns: Splice and Load check every
+// node and leaf against its digest before using it.
+type Source interface {
+	Node(ctx context.Context, d Digest) ([]byte, error)
+	Leaf(ctx context.Context, d Digest, size int64) ([]byte, error)
+}
+
+// DigestError reports content whose digest or size is not the one its
+// parent names.
+type DigestError struct {
+	What string // "node" or "leaf"
+	Want Digest
+	Got  Digest
+	Size int64 // bytes received
+}
+
+func (e *DigestError) Error() string {
+	return fmt.Sprintf("%s %s: content does not match its digest (got %s, %d bytes)", e.What, e.Want, e.Got, e.Size)
+}
+
+// LoadTree loads and verifies the node with digest root and every node
+// below it, but no leaf. The returned tree can be walked by Splice, Inspect
+// and partial fetches.
+func LoadTree(ctx context.Context, src Source, root Digest) (*Node, error) {
+	return loadNode(ctx, src, root, 0)
+}
+
+func loadNode(ctx context.Context, src Source, d Digest, depth int) (*Node, error) {
+	if depth > wasmbin.MaxDepth {
+		return nil, fmt.Errorf("node %s: nesting exceeds %d levels", d, wasmbin.MaxDepth)
+	}
+	buf, err := src.Node(ctx, d)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", d, err)
+	}
+	if got := Sum(buf); got != d {
+		return nil, &DigestError{What: "node", Want: d, Got: got, Size: int64(len(buf))}
+	}
+	n, err := DecodeNode(buf)
+	if err != nil {
+		if ne, ok := err.(*NodeError); ok {
+			ne.Digest = d
+		}
+		return nil, err
+	}
+	for i := range n.Sections {
+		ref := n.Sections[i].Child
+		if ref == nil {
+			continue
+		}
+		child, err := loadNode(ctx, src, ref.Digest, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		if child.Kind != ref.Kind || child.Size != ref.Size {
+			return nil, fmt.Errorf("node %s: nested %s of %d bytes where the parent %s names a %s of %d bytes",
+				child.Digest, child.Kind, child.Size, d, ref.Kind, ref.Size)
+		}
+		n.Sections[i].Child = child
+	}
+	return n, nil
+}
+
+// Splice writes the binary that the verified tree rooted at n stands for,
+// reading leaves from src and checking each against its digest and size
+// before writing it. It returns the number of bytes written.
+func Splice(ctx context.Context, w io.Writer, src Source, n *Node) (int64, error) {
+	sw := &spliceWriter{w: w, src: src}
+	err := sw.node(ctx, n)
+	return sw.written, err
+}
+
+type spliceWriter struct {
+	w       io.Writer
+	src     Source
+	written int64
+}
+
+func (sw *spliceWriter) write(b []byte) error {
+	n, err := sw.w.Write(b)
+	sw.written += int64(n)
+	return err
+}
+
+func (sw *spliceWriter) node(ctx context.Context, n *Node) error {
+	if !n.Loaded {
+		return fmt.Errorf("node %s is not loaded", n.Digest)
+	}
+	if err := sw.write(n.Preamble[:]); err != nil {
+		return err
+	}
+	for _, s := range n.Sections {
+		if err := sw.write(s.Header); err != nil {
+			return err
+		}
+		if s.Child != nil {
+			if err := sw.node(ctx, s.Child); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := sw.write(s.NamePrefix); err != nil {
+			return err
+		}
+		for _, p := range s.Pieces {
+			if p.Leaf == nil {
+				if err := sw.write(p.Inline); err != nil {
+					return err
+				}
+				continue
+			}
+			data, err := ReadLeaf(ctx, sw.src, p.Leaf)
+			if err != nil {
+				return err
+			}
+			if err := sw.write(data); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ReadLeaf reads a leaf from src and verifies its size and digest.
+func ReadLeaf(ctx context.Context, src Source, leaf *Leaf) ([]byte, error) {
+	data, err := src.Leaf(ctx, leaf.Digest, leaf.Size)
+	if err != nil {
+		return nil, fmt.Errorf("leaf %s: %w", leaf.Digest, err)
+	}
+	if got := Sum(data); got != leaf.Digest || int64(len(data)) != leaf.Size {
+		return nil, &DigestError{What: "leaf", Want: leaf.Digest, Got: got, Size: int64(len(data))}
+	}
+	return data, nil
+}
+
+// Walk calls fn for every node of a loaded tree in file order, with the
+// node's path: "/" for the root and "/N" appended per level, where N counts
+// the parent's nested module and component sections from zero.
+func Walk(n *Node, fn func(path string, n *Node) error) error {
+	return walk("/", n, fn)
+}
+
+func walk(path string, n *Node, fn func(string, *Node) error) error {
+	if err := fn(path, n); err != nil {
+		return err
+	}
+	index := 0
+	for _, s := range n.Sections {
+		if s.Child == nil {
+			continue
+		}
+		childPath := fmt.Sprintf("%s%d", path, index)
+		if path != "/" {
+			childPath = fmt.Sprintf("%s/%d", path, index)
+		}
+		index++
+		if err := walk(childPath, s.Child, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
