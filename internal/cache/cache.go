@@ -1,0 +1,94 @@
+// Package cache owns the local content-addressed cache of fetched nodes,
+// leaves, pack indexes and configs. A file appears under its digest only
+// after its bytes were verified against that digest, and is written through
+// a temporary file and a rename, so a kill at any moment leaves either the
+// whole verified file or nothing. The cache is keyed by digest alone, so it
+// is shared across repositories and registries.
+package cache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/wasmcas/wasmcas/internal/split"
+)
+
+// Cache is a directory of verified content named by digest.
+type Cache struct {
+	dir string
+}
+
+// Open creates the cache directory if needed.
+func Open(dir string) (*Cache, error) {
+	if dir == "" {
+		return nil, errors.New("cache directory is empty")
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "sha256"), 0o755); err != nil {
+		return nil, fmt.Errorf("create cache %s: %w", dir, err)
+	}
+	return &Cache{dir: dir}, nil
+}
+
+// Dir returns the cache directory.
+func (c *Cache) Dir() string { return c.dir }
+
+func (c *Cache) path(d split.Digest) string {
+	h := hex.EncodeToString(d[:])
+	return filepath.Join(c.dir, "sha256", h[:2], h)
+}
+
+// Has reports whether the cache holds d.
+func (c *Cache) Has(d split.Digest) bool {
+	_, err := os.Stat(c.path(d))
+	return err == nil
+}
+
+// Get returns the content of d after checking it against d again, so a
+// file damaged on disk is never served: it is removed and reported as
+// missing.
+func (c *Cache) Get(d split.Digest) ([]byte, error) {
+	data, err := os.ReadFile(c.path(d))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("cache %s: %w", d, split.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sha256.Sum256(data) != d {
+		os.Remove(c.path(d))
+		return nil, fmt.Errorf("cache %s: damaged entry removed: %w", d, split.ErrNotFound)
+	}
+	return data, nil
+}
+
+// Put stores data under d if it matches d, and fails otherwise.
+func (c *Cache) Put(d split.Digest, data []byte) error {
+	if got := split.Sum(data); got != d {
+		return &split.DigestError{What: "blob", Want: d, Got: got, Size: int64(len(data))}
+	}
+	if c.Has(d) {
+		return nil
+	}
+	path := c.path(d)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,442 @@
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	"github.com/wasmcas/wasmcas/internal/cache"
+	"github.com/wasmcas/wasmcas/internal/split"
+	"github.com/wasmcas/wasmcas/internal/transfer"
+)
+
+// FetchOptions tune Fetch.
+type FetchOptions struct {
+	Cache *cache.Cache
+	// Seeds are binaries on disk whose leaves are taken into the cache
+	// before anything is downloaded.
+	Seeds []string
+	// Digest, when set, is the root digest the artifact must have.
+	Digest      string
+	Concurrency int
+	Retry       transfer.RetryPolicy
+	// Planned is called once the download is known, with the bytes to
+	// download; Downloaded is called as bytes arrive.
+	Planned    func(ranges int, bytes int64)
+	Downloaded func(n int64)
+}
+
+// FetchResult is what a fetch did.
+type FetchResult struct {
+	Reference       string `json:"reference"`
+	Digest          string `json:"digest"`
+	Output          string `json:"output"`
+	Size            int64  `json:"size"`
+	SHA256          string `json:"sha256"`
+	Blobs           int    `json:"blobs"`
+	BlobsDownloaded int    `json:"blobs_downloaded"`
+	BytesDownloaded int64  `json:"bytes_downloaded"`
+	BytesCached     int64  `json:"bytes_cached"`
+}
+
+// rangeGap is the largest gap between two needed leaves of a pack that one
+// Range request still spans: reading a few unneeded bytes is cheaper than
+// another request.
+const rangeGap = 32 << 10
+
+// fetcher downloads the blobs of one artifact through the cache and counts
+// what it downloads.
+type fetcher struct {
+	t          *Target
+	cache      *cache.Cache
+	st         *split.Stored
+	downloaded atomic.Int64
+	blobs      sync32
+	onBytes    func(int64)
+}
+
+// sync32 counts distinct blobs touched by downloads.
+type sync32 struct {
+	seen atomic.Pointer[map[string]bool]
+	mu   chan struct{}
+}
+
+func (s *sync32) add(d string) {
+	s.mu <- struct{}{}
+	m := s.seen.Load()
+	if m == nil {
+		m = &map[string]bool{}
+		s.seen.Store(m)
+	}
+	(*m)[d] = true
+	<-s.mu
+}
+
+func (s *sync32) count() int {
+	m := s.seen.Load()
+	if m == nil {
+		return 0
+	}
+	return len(*m)
+}
+
+func (f *fetcher) countBytes(n int64) {
+	f.downloaded.Add(n)
+	if f.onBytes != nil {
+		f.onBytes(n)
+	}
+}
+
+// Fetch implements content.Fetcher for small blobs (config, pack indexes,
+// nodes): from the cache when it has them, otherwise from the target, and
+// the cache keeps each one after it verified.
+func (f *fetcher) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	d, err := split.ParseDigest(desc.Digest.String())
+	if err != nil {
+		return nil, err
+	}
+	if data, err := f.cache.Get(d); err == nil {
+		return io.NopCloser(strings.NewReader(string(data))), nil
+	}
+	data, err := content.FetchAll(ctx, f.t, desc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: blob %s: %w", f.t.Describe(), desc.Digest, err)
+	}
+	f.countBytes(int64(len(data)))
+	f.blobs.add(desc.Digest.String())
+	if err := f.cache.Put(d, data); err != nil {
+		return nil, err
+	}
+	return io.NopCloser(strings.NewReader(string(data))), nil
+}
+
+// Node implements split.Source for nodes.
+func (f *fetcher) Node(ctx context.Context, d split.Digest) ([]byte, error) {
+	desc, ok := f.st.Nodes[d]
+	if !ok {
+		return nil, fmt.Errorf("node %s is not a layer of the manifest: %w", d, split.ErrNotFound)
+	}
+	if desc.Size > split.MaxNodeSize {
+		return nil, fmt.Errorf("node %s of %d bytes exceeds the limit", d, desc.Size)
+	}
+	return content.FetchAll(ctx, f, desc)
+}
+
+// Leaf implements split.Source for leaves, which Fetch has put in the
+// cache before splicing starts.
+func (f *fetcher) Leaf(_ context.Context, d split.Digest, _ int64) ([]byte, error) {
+	return f.cache.Get(d)
+}
+
+// Fetch downloads the artifact that t's reference names and writes the
+// spliced binary to output atomically.
+func Fetch(ctx context.Context, t *Target, output string, opts FetchOptions) (*FetchResult, error) {
+	if opts.Cache == nil {
+		return nil, errors.New("fetch needs a cache")
+	}
+	desc, err := t.Resolve(ctx, t.Ref.Reference())
+	if err != nil {
+		return nil, fmt.Errorf("%s: resolve: %w", t.Ref, err)
+	}
+	if desc.MediaType != ocispec.MediaTypeImageManifest {
+		return nil, fmt.Errorf("%s: %s is a %s, not an image manifest", t.Ref, desc.Digest, desc.MediaType)
+	}
+	f := &fetcher{t: t, cache: opts.Cache, onBytes: opts.Downloaded}
+	f.blobs.mu = make(chan struct{}, 1)
+
+	manifestFetcher := &manifestCounter{fetcher: f}
+	st, err := split.OpenArtifact(ctx, manifestFetcher, desc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Ref, err)
+	}
+	f.st = st
+	if opts.Digest != "" && opts.Digest != st.Root.String() {
+		return nil, fmt.Errorf("%s: root digest is %s, but --digest pins %s", t.Ref, st.Root, opts.Digest)
+	}
+	root, err := split.LoadTree(ctx, f, st.Root)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Ref, err)
+	}
+
+	needed := neededLeaves(root)
+	for _, seed := range opts.Seeds {
+		if err := seedCache(ctx, opts.Cache, seed, needed); err != nil {
+			return nil, err
+		}
+	}
+
+	var cached int64
+	missing := map[split.Digest]bool{}
+	for d, leaf := range needed {
+		if opts.Cache.Has(d) {
+			cached += leaf.Size
+		} else {
+			missing[d] = true
+		}
+	}
+	ranges, err := planRanges(st, missing)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Ref, err)
+	}
+	if opts.Planned != nil {
+		var total int64
+		for _, r := range ranges {
+			total += r.end - r.start
+		}
+		opts.Planned(len(ranges), total)
+	}
+	err = transfer.Run(ctx, opts.Concurrency, ranges, func(ctx context.Context, r byteRange) error {
+		return transfer.Retry(ctx, opts.Retry, transfer.IsTransient, func(ctx context.Context) error {
+			return f.fetchRange(ctx, r)
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	res := &FetchResult{Reference: t.Ref.String(), Digest: st.Root.String(), Output: output, Blobs: 1 + len(st.Manifest.Layers), BytesCached: cached}
+	err = writeAtomic(output, func(w io.Writer) error {
+		hash := sha256.New()
+		n, err := split.Splice(ctx, io.MultiWriter(w, hash), f, root)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t.Ref, err)
+		}
+		var got split.Digest
+		hash.Sum(got[:0])
+		if n != st.FileSize || got != st.FileDigest {
+			return fmt.Errorf("%s: spliced %d bytes with sha256 %s, but the manifest records %d bytes with %s", t.Ref, n, got, st.FileSize, st.FileDigest)
+		}
+		res.Size, res.SHA256 = n, got.String()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.BlobsDownloaded = f.blobs.count()
+	res.BytesDownloaded = f.downloaded.Load()
+	return res, nil
+}
+
+// manifestCounter fetches the manifest from the target, never from the
+// cache, because a tag can move; every other blob goes through the cache.
+type manifestCounter struct{ fetcher *fetcher }
+
+func (m *manifestCounter) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if desc.MediaType == ocispec.MediaTypeImageManifest {
+		data, err := content.FetchAll(ctx, m.fetcher.t, desc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: manifest %s: %w", m.fetcher.t.Describe(), desc.Digest, err)
+		}
+		m.fetcher.countBytes(int64(len(data)))
+		return io.NopCloser(strings.NewReader(string(data))), nil
+	}
+	return m.fetcher.Fetch(ctx, desc)
+}
+
+// neededLeaves returns the distinct leaves of a loaded tree.
+func neededLeaves(root *split.Node) map[split.Digest]*split.Leaf {
+	needed := map[split.Digest]*split.Leaf{}
+	split.Walk(root, func(_ string, n *split.Node) error {
+		for _, s := range n.Sections {
+			for _, p := range s.Pieces {
+				if p.Leaf != nil {
+					needed[p.Leaf.Digest] = p.Leaf
+				}
+			}
+		}
+		return nil
+	})
+	return needed
+}
+
+// seedCache splits a binary on disk and puts the leaves that the fetch
+// needs into the cache. Each leaf's digest is computed from the bytes read,
+// so what enters the cache is verified like a download.
+func seedCache(ctx context.Context, c *cache.Cache, path string, needed map[split.Digest]*split.Leaf) error {
+	file, err := split.OpenFile(ctx, path)
+	if err != nil {
+		return fmt.Errorf("seed %w", err)
+	}
+	defer file.Close()
+	src := split.NewBinarySource(file, file.Root)
+	for d, leaf := range needed {
+		if c.Has(d) || !src.HasLeaf(d) {
+			continue
+		}
+		data, err := split.ReadLeaf(ctx, src, leaf)
+		if err != nil {
+			return fmt.Errorf("seed %s: %w", path, err)
+		}
+		if err := c.Put(d, data); err != nil {
+			return fmt.Errorf("seed %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// byteRange is a range of a pack to download and the leaves inside it.
+type byteRange struct {
+	pack       ocispec.Descriptor
+	start, end int64
+	entries    []split.PackEntry
+}
+
+// planRanges groups the missing leaves by pack and merges leaves that lie
+// within rangeGap of each other into one range.
+func planRanges(st *split.Stored, missing map[split.Digest]bool) ([]byteRange, error) {
+	var ranges []byteRange
+	for _, index := range st.Indexes {
+		pack := st.Packs[index.Pack]
+		var current *byteRange
+		for _, e := range index.Entries {
+			if !missing[e.Digest] {
+				continue
+			}
+			delete(missing, e.Digest)
+			if current != nil && e.Offset-current.end <= rangeGap {
+				current.end = e.Offset + e.Size
+				current.entries = append(current.entries, e)
+				continue
+			}
+			ranges = append(ranges, byteRange{pack: pack, start: e.Offset, end: e.Offset + e.Size, entries: []split.PackEntry{e}})
+			current = &ranges[len(ranges)-1]
+		}
+	}
+	if len(missing) > 0 {
+		for d := range missing {
+			return nil, fmt.Errorf("leaf %s is in no pack of manifest %s", d, st.Descriptor.Digest)
+		}
+	}
+	// Larger ranges first, so the slowest transfers start early.
+	slices.SortStableFunc(ranges, func(a, b byteRange) int {
+		return int((b.end - b.start) - (a.end - a.start))
+	})
+	return ranges, nil
+}
+
+// fetchRange downloads one range of a pack, verifies each leaf in it, and
+// puts the leaves in the cache. A registry that ignores the Range header
+// sends the whole pack, from which the range is cut.
+func (f *fetcher) fetchRange(ctx context.Context, r byteRange) error {
+	body, offset, err := f.openRange(ctx, r)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	f.blobs.add(r.pack.Digest.String())
+
+	counted := &countingReader{r: body, count: f.countBytes}
+	if _, err := io.CopyN(io.Discard, counted, r.start-offset); err != nil {
+		return fmt.Errorf("%s: pack %s: %w", f.t.Describe(), r.pack.Digest, err)
+	}
+	pos := r.start
+	for _, e := range r.entries {
+		if _, err := io.CopyN(io.Discard, counted, e.Offset-pos); err != nil {
+			return fmt.Errorf("%s: pack %s: %w", f.t.Describe(), r.pack.Digest, err)
+		}
+		data := make([]byte, e.Size)
+		if _, err := io.ReadFull(counted, data); err != nil {
+			return fmt.Errorf("%s: pack %s at offset %d: %w", f.t.Describe(), r.pack.Digest, e.Offset, err)
+		}
+		if got := split.Sum(data); got != e.Digest {
+			return fmt.Errorf("%s: pack %s: leaf %s does not match its digest (got %s); nothing was written",
+				f.t.Describe(), r.pack.Digest, e.Digest, got)
+		}
+		if err := f.cache.Put(e.Digest, data); err != nil {
+			return err
+		}
+		pos = e.Offset + e.Size
+	}
+	return nil
+}
+
+// openRange returns a reader positioned at offset within the pack.
+func (f *fetcher) openRange(ctx context.Context, r byteRange) (io.ReadCloser, int64, error) {
+	if f.t.dir != "" {
+		file, err := os.Open(filepath.Join(f.t.dir, "blobs", r.pack.Digest.Algorithm().String(), r.pack.Digest.Encoded()))
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: pack %s: %w", f.t.Describe(), r.pack.Digest, err)
+		}
+		if _, err := file.Seek(r.start, io.SeekStart); err != nil {
+			file.Close()
+			return nil, 0, err
+		}
+		return file, r.start, nil
+	}
+
+	scheme := "https"
+	if f.t.repo.PlainHTTP {
+		scheme = "http"
+	}
+	url := fmt.Sprintf("%s://%s/v2/%s/blobs/%s", scheme, f.t.Ref.Registry, f.t.Ref.Repository, r.pack.Digest)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", r.start, r.end-1))
+	resp, err := f.t.repo.Client.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: pack %s: %w", f.t.Describe(), r.pack.Digest, err)
+	}
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+		var first, last, total int64
+		if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-%d/%d", &first, &last, &total); err != nil || first != r.start || last != r.end-1 {
+			resp.Body.Close()
+			return nil, 0, fmt.Errorf("%s: pack %s: unexpected Content-Range %q for bytes %d-%d", f.t.Describe(), r.pack.Digest, resp.Header.Get("Content-Range"), r.start, r.end-1)
+		}
+		return resp.Body, r.start, nil
+	case http.StatusOK:
+		return resp.Body, 0, nil
+	default:
+		resp.Body.Close()
+		return nil, 0, fmt.Errorf("%s: pack %s: unexpected status %s", f.t.Describe(), r.pack.Digest, resp.Status)
+	}
+}
+
+type countingReader struct {
+	r     io.Reader
+	count func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.count(int64(n))
+	return n, err
+}
+
+// writeAtomic writes path through a temporary file in the same directory
+// that is renamed into place only when write succeeds.
+func writeAtomic(path string, write func(w io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
