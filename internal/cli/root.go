@@ -87,6 +87,11 @@ wins over the config file.`,
 		newSpliceCommand(streams),
 		newInspectCommand(streams),
 		newDiffCommand(streams),
+		newPublishCommand(streams),
+		newFetchCommand(streams),
+		newServeCommand(streams),
+		newLoginCommand(streams),
+		newLogoutCommand(streams),
 	)
 	return root
 }
