@@ -23,9 +23,15 @@ var (
 // WASMCAS_CACHE_DIR sets --cache-dir.
 const envPrefix = "WASMCAS"
 
-// Main runs the command line and returns the exit status.
+// Main runs the command line with the process's streams and returns the
+// exit status.
 func Main(ctx context.Context, args []string) int {
-	streams := SystemStreams()
+	return Run(ctx, args, SystemStreams())
+}
+
+// Run runs the command line with the given streams and returns the exit
+// status. Errors are printed as one line on streams.ErrOut.
+func Run(ctx context.Context, args []string, streams Streams) int {
 	cmd := NewRootCommand(streams)
 	cmd.SetArgs(args)
 	if err := cmd.ExecuteContext(ctx); err != nil {

@@ -122,6 +122,10 @@ func (d *nodeDecoder) uvarint(limit uint64, what string) uint64 {
 		d.fail("invalid varint for %s", what)
 		return 0
 	}
+	if n != len(binary.AppendUvarint(nil, v)) {
+		d.fail("%s is not a minimal varint", what)
+		return 0
+	}
 	if v > limit {
 		d.fail("%s %d exceeds the limit %d", what, v, limit)
 		return 0
