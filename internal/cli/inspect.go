@@ -216,6 +216,9 @@ func printNode(b *strings.Builder, n *inspectNode, depth int) {
 			label = fmt.Sprintf("%s %q", s.Section, s.Name)
 		}
 		storage := fmt.Sprintf("%d leaves", len(s.Leaves))
+		if len(s.Leaves) == 1 {
+			storage = "1 leaf"
+		}
 		switch {
 		case s.Child != nil:
 			storage = "node " + s.Child.Path
