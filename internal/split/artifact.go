@@ -75,6 +75,9 @@ type Stored struct {
 // ErrNotArtifact is returned for a manifest that is not a wasmcas artifact.
 var ErrNotArtifact = errors.New("not a wasmcas artifact")
 
+// maxReadManifestSize is the largest manifest OpenArtifact reads.
+const maxReadManifestSize = 4 << 20
+
 // maxSmallBlob bounds what OpenArtifact reads into memory for a manifest,
 // config or pack index, whatever size a descriptor claims.
 const maxSmallBlob = 64 << 20
@@ -82,7 +85,10 @@ const maxSmallBlob = 64 << 20
 // OpenArtifact reads the manifest desc from f with its config and pack
 // indexes, and checks that they are consistent.
 func OpenArtifact(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) (*Stored, error) {
-	if desc.Size > MaxManifestSize*8 {
+	// Readers accept manifests up to Distribution's default limit of 4 MiB,
+	// larger than what this writer produces, so that other writers of the
+	// format are not rejected for layer annotations wasmcas does not add.
+	if desc.Size > maxReadManifestSize {
 		return nil, fmt.Errorf("manifest %s of %d bytes exceeds the limit", desc.Digest, desc.Size)
 	}
 	raw, err := content.FetchAll(ctx, f, desc)
@@ -121,8 +127,13 @@ func OpenArtifact(ctx context.Context, f content.Fetcher, desc ocispec.Descripto
 	if err := json.Unmarshal(rawConfig, &st.Config); err != nil {
 		return nil, fmt.Errorf("config %s: invalid JSON: %w", m.Config.Digest, err)
 	}
-	if st.Config.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("config %s: unsupported format version %d (this build reads version %d)", m.Config.Digest, st.Config.FormatVersion, FormatVersion)
+	if st.Config.FormatVersion != FormatVersion || m.Annotations[AnnotationFormat] != strconv.Itoa(FormatVersion) {
+		return nil, fmt.Errorf("manifest %s: unsupported format version %d (annotation %q); this build reads version %d",
+			desc.Digest, st.Config.FormatVersion, m.Annotations[AnnotationFormat], FormatVersion)
+	}
+	if st.Config.Root != st.Root.String() || st.Config.FileDigest != st.FileDigest.String() || st.Config.Size != st.FileSize {
+		return nil, fmt.Errorf("manifest %s: annotations (root %s, file %s, %d bytes) disagree with config %s (root %s, file %s, %d bytes)",
+			desc.Digest, st.Root, st.FileDigest, st.FileSize, m.Config.Digest, st.Config.Root, st.Config.FileDigest, st.Config.Size)
 	}
 
 	var indexes []ocispec.Descriptor

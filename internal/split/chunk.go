@@ -78,12 +78,12 @@ const tailHashSize = 64
 // size/RunTarget (capped at one), the same per byte as byte-level chunking,
 // while reading only tailHashSize bytes of each unit.
 func endsRun(tail []byte, size int64) bool {
+	if size >= RunTarget {
+		return true
+	}
 	var hash uint64
 	for _, b := range tail {
 		hash = hash<<1 + gear[b]
-	}
-	if size >= RunTarget {
-		return true
 	}
 	threshold := uint64(size) << (64 - log2(RunTarget))
 	return hash < threshold

@@ -304,6 +304,12 @@ func (d *nodeDecoder) section(kind wasmbin.Kind) Section {
 			return s
 		}
 	case FormOpaque:
+		// The splitter never writes a custom or nested section as opaque.
+		// Code and data sections may be opaque when they do not decode.
+		if id == wasmbin.SectionCustom || (kind == wasmbin.KindComponent && (id == wasmbin.SectionComponentCoreModule || id == wasmbin.SectionComponent)) {
+			d.fail("opaque form on section id %d of a %s", id, kind)
+			return s
+		}
 	default:
 		d.fail("invalid section form %d", s.Form)
 		return s
@@ -318,8 +324,8 @@ func (d *nodeDecoder) section(kind wasmbin.Kind) Section {
 		switch tag := d.byte(); tag {
 		case pieceInline:
 			p.Inline = d.bytes("inline piece")
-			if d.err == nil && len(p.Inline) == 0 {
-				d.fail("empty inline piece")
+			if d.err == nil && (len(p.Inline) == 0 || len(p.Inline) > max(InlineMax, 5)) {
+				d.fail("inline piece of %d bytes: inline pieces hold 1 to %d bytes", len(p.Inline), InlineMax)
 			}
 		case pieceLeaf:
 			size := int64(d.uvarint(maxLeafSize, "leaf size"))

@@ -22,7 +22,7 @@ const (
 
 	// ChunkMin, ChunkTarget and ChunkMax bound the byte-level chunks that cut
 	// a unit larger than RunMax, a large custom section, or an opaque section.
-	ChunkMin    = 2 << 10
+	ChunkMin    = 1 << 11
 	ChunkTarget = 1 << 13
 	ChunkMax    = 1 << 15
 )

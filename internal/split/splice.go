@@ -33,12 +33,18 @@ func (e *DigestError) Error() string {
 // below it, but no leaf. The returned tree can be walked by Splice, Inspect
 // and partial fetches.
 func LoadTree(ctx context.Context, src Source, root Digest) (*Node, error) {
-	return loadNode(ctx, src, root, 0)
+	return loadNode(ctx, src, root, 1, map[Digest]*Node{})
 }
 
-func loadNode(ctx context.Context, src Source, d Digest, depth int) (*Node, error) {
+// loadNode loads the node d at nesting depth depth, counting the root as 1
+// as the reader does. A node that several parents name is fetched and
+// decoded once, because a hostile tree could name one child many times.
+func loadNode(ctx context.Context, src Source, d Digest, depth int, loaded map[Digest]*Node) (*Node, error) {
 	if depth > wasmbin.MaxDepth {
 		return nil, fmt.Errorf("node %s: nesting exceeds %d levels", d, wasmbin.MaxDepth)
+	}
+	if n, ok := loaded[d]; ok {
+		return n, nil
 	}
 	buf, err := src.Node(ctx, d)
 	if err != nil {
@@ -59,7 +65,7 @@ func loadNode(ctx context.Context, src Source, d Digest, depth int) (*Node, erro
 		if ref == nil {
 			continue
 		}
-		child, err := loadNode(ctx, src, ref.Digest, depth+1)
+		child, err := loadNode(ctx, src, ref.Digest, depth+1, loaded)
 		if err != nil {
 			return nil, err
 		}
@@ -69,6 +75,7 @@ func loadNode(ctx context.Context, src Source, d Digest, depth int) (*Node, erro
 		}
 		n.Sections[i].Child = child
 	}
+	loaded[d] = n
 	return n, nil
 }
 

@@ -3,6 +3,7 @@ package split
 import (
 	"bytes"
 	"context"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -148,5 +149,56 @@ func TestSecondVersionReusesPacks(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("splice of %s differs from %s", tag, file.Path)
 		}
+	}
+}
+
+// writeModule writes a core module holding one custom section named "x"
+// with the given payload and returns its path.
+func writeModule(t *testing.T, payload []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "module.wasm")
+	if err := os.WriteFile(path, testutil.Module(testutil.CustomSection("x", payload)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestRepackedLeavesKeepOldPackReferences(t *testing.T) {
+	ctx := context.Background()
+	random := rand.New(rand.NewPCG(1, 2))
+	payloadA := make([]byte, 1<<20)
+	for i := range payloadA {
+		payloadA[i] = byte(random.Uint32())
+	}
+	// B shares only A's first 64 KiB, so splitting B copies those leaves
+	// into a new pack instead of referencing A's mostly unneeded one.
+	payloadB := append([]byte{}, payloadA[:64<<10]...)
+	for len(payloadB) < 1<<20 {
+		payloadB = append(payloadB, byte(random.Uint32()))
+	}
+
+	fileA, err := OpenFile(ctx, writeModule(t, payloadA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fileA.Close()
+	fileB, err := OpenFile(ctx, writeModule(t, payloadB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fileB.Close()
+
+	dir := t.TempDir()
+	writeLayout(t, fileA, dir, "a")
+	planB, _ := writeLayout(t, fileB, dir, "b")
+	if planB.RepackedLeaves == 0 {
+		t.Fatal("splitting B repacked no leaf; the test no longer covers repacking")
+	}
+	writeLayout(t, fileA, dir, "c")
+
+	want, _ := os.ReadFile(fileA.Path)
+	got, _ := spliceLayout(t, dir, "c")
+	if !bytes.Equal(got, want) {
+		t.Error("splice of c differs from A")
 	}
 }

@@ -3,6 +3,7 @@ package split
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -187,17 +188,25 @@ func (b *builder) section(kind wasmbin.Kind, s wasmbin.Section) (Section, error)
 		return sec, err
 
 	case kind == wasmbin.KindModule && s.ID == wasmbin.SectionModuleCode:
-		if units, uerr := wasmbin.FunctionBodies(b.r, s); uerr == nil {
+		units, uerr := wasmbin.FunctionBodies(b.r, s)
+		if uerr == nil {
 			sec.Form = FormCode
 			sec.Pieces, err = b.unitPieces(content, units)
 			return sec, err
 		}
+		if !isFormatError(uerr) {
+			return sec, uerr
+		}
 
 	case kind == wasmbin.KindModule && s.ID == wasmbin.SectionModuleData:
-		if units, uerr := wasmbin.DataSegments(b.r, s); uerr == nil {
+		units, uerr := wasmbin.DataSegments(b.r, s)
+		if uerr == nil {
 			sec.Form = FormData
 			sec.Pieces, err = b.unitPieces(content, units)
 			return sec, err
+		}
+		if !isFormatError(uerr) {
+			return sec, uerr
 		}
 	}
 
@@ -327,4 +336,12 @@ func hashLeaves(ctx context.Context, r io.ReaderAt, leaves []*Leaf) error {
 		})
 	}
 	return g.Wait()
+}
+
+// isFormatError reports whether err is the reader's report of content it
+// cannot decode, as opposed to a failed read, which must not silently
+// change how a section is cut.
+func isFormatError(err error) bool {
+	var fe *wasmbin.FormatError
+	return errors.As(err, &fe)
 }

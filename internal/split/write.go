@@ -47,20 +47,32 @@ const (
 // that LoadExisting read, and where they are.
 type Existing struct {
 	Leaves    map[Digest]LeafLocation
-	Indexes   map[Digest]ocispec.Descriptor // pack digest to its index
+	Packs     map[Digest]ocispec.Descriptor // pack digest to the pack's descriptor
+	Indexes   map[Digest]ocispec.Descriptor // pack digest to its index's descriptor
 	PackIndex map[Digest]*PackIndex
 	Artifacts []string // the tags that were read
+	// Skipped lists tags whose artifacts could not be read, with the
+	// reason; their leaves are packed again rather than failing the write.
+	Skipped []string
 }
 
 // NewExisting returns an empty Existing, for a target with nothing in it.
 func NewExisting() *Existing {
-	return &Existing{Leaves: map[Digest]LeafLocation{}, Indexes: map[Digest]ocispec.Descriptor{}, PackIndex: map[Digest]*PackIndex{}}
+	return &Existing{
+		Leaves:    map[Digest]LeafLocation{},
+		Packs:     map[Digest]ocispec.Descriptor{},
+		Indexes:   map[Digest]ocispec.Descriptor{},
+		PackIndex: map[Digest]*PackIndex{},
+	}
 }
 
 // LoadExisting reads up to MaxExistingArtifacts tagged artifacts of t and
 // records their leaves. The tag prefer is read first when it exists, then
-// the tags the target lists last (the newest, for tags that sort by
-// version). Tags that are not wasmcas artifacts are skipped.
+// the tags in reverse of the order the target lists them: registries and
+// oras-go's layout store list tags in lexical order, so for tags such as
+// dates or zero-padded versions these are the newest. Tags that are not
+// wasmcas artifacts are skipped, and so are artifacts that cannot be read,
+// which are listed in Skipped.
 func LoadExisting(ctx context.Context, t Target, prefer string) (*Existing, error) {
 	ex := NewExisting()
 	var tags []string
@@ -91,8 +103,12 @@ func LoadExisting(ctx context.Context, t Target, prefer string) (*Existing, erro
 		if errors.Is(err, ErrNotArtifact) {
 			continue
 		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if err != nil {
-			return nil, fmt.Errorf("tag %s: %w", tag, err)
+			ex.Skipped = append(ex.Skipped, fmt.Sprintf("%s: %v", tag, err))
+			continue
 		}
 		ex.Add(st)
 		ex.Artifacts = append(ex.Artifacts, tag)
@@ -103,6 +119,7 @@ func LoadExisting(ctx context.Context, t Target, prefer string) (*Existing, erro
 // Add records the leaves of a stored artifact.
 func (ex *Existing) Add(st *Stored) {
 	for _, index := range st.Indexes {
+		ex.Packs[index.Pack] = st.Packs[index.Pack]
 		ex.Indexes[index.Pack] = st.IndexDescriptors[index.Pack]
 		ex.PackIndex[index.Pack] = index
 	}
@@ -210,9 +227,11 @@ func NewPlan(root *Node, src io.ReaderAt, fileDigest Digest, ex *Existing, wit j
 	if room < 2 {
 		return nil, fmt.Errorf("artifact would need more than %d blobs: %d nodes and %d referenced packs", MaxBlobs, len(nodes), len(referencedOrder))
 	}
+	// Greedy packing can leave up to one leaf of room unused at the end of
+	// each pack, so the size needed for room/2 packs adds that much.
 	packSize := int64(PackTarget)
-	if need := newBytes / int64(room/2); need > packSize {
-		packSize = need + 1
+	if need := newBytes/int64(room/2) + maxLeafSize; need > packSize {
+		packSize = need
 	}
 
 	configBlob, err := p.config(root, fileDigest, wit)
@@ -224,11 +243,9 @@ func NewPlan(root *Node, src io.ReaderAt, fileDigest Digest, ex *Existing, wit j
 		p.Blobs = append(p.Blobs, &Blob{Descriptor: nodeDescriptor(n), Data: n.Encoded})
 	}
 	for _, pd := range referencedOrder {
-		index := ex.PackIndex[pd]
-		pack := ex.Leaves[index.Entries[0].Digest].Pack
 		p.Blobs = append(p.Blobs,
 			&Blob{Descriptor: ex.Indexes[pd], Existing: true},
-			&Blob{Descriptor: pack, Existing: true})
+			&Blob{Descriptor: ex.Packs[pd], Existing: true})
 	}
 	for _, class := range [][]*Leaf{newCode, newCustom} {
 		blobs, err := packLeaves(src, class, packSize)
@@ -437,6 +454,7 @@ func (p *Plan) Existing() (*Existing, error) {
 			return nil, err
 		}
 		pack := p.Blobs[i+1].Descriptor
+		ex.Packs[index.Pack] = pack
 		ex.Indexes[index.Pack] = b.Descriptor
 		ex.PackIndex[index.Pack] = index
 		for _, e := range index.Entries {
