@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/wasmcas/wasmcas/internal/split"
 )
@@ -31,7 +32,24 @@ func Open(dir string) (*Cache, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "sha256"), 0o755); err != nil {
 		return nil, fmt.Errorf("create cache %s: %w", dir, err)
 	}
+	removeStaleTemporaries(dir)
 	return &Cache{dir: dir}, nil
+}
+
+// staleAfter is how old a temporary file must be before Open removes it:
+// long enough that no running fetch is still writing it.
+const staleAfter = time.Hour
+
+// removeStaleTemporaries deletes temporary files that a killed process
+// left behind. They are never served, because only a rename makes an entry
+// visible, but they would otherwise pile up.
+func removeStaleTemporaries(dir string) {
+	matches, _ := filepath.Glob(filepath.Join(dir, "sha256", "*", ".tmp-*"))
+	for _, path := range matches {
+		if info, err := os.Stat(path); err == nil && time.Since(info.ModTime()) > staleAfter {
+			os.Remove(path)
+		}
+	}
 }
 
 // Dir returns the cache directory.

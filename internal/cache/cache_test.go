@@ -3,7 +3,9 @@ package cache
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/wasmcas/wasmcas/internal/split"
 )
@@ -55,5 +57,32 @@ func TestGetRemovesDamagedEntry(t *testing.T) {
 	}
 	if c.Has(d) {
 		t.Fatal("damaged entry kept")
+	}
+}
+
+func TestOpenRemovesStaleTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "sha256", "ab"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, "sha256", "ab", ".tmp-1")
+	fresh := filepath.Join(dir, "sha256", "ab", ".tmp-2")
+	for _, path := range []string{stale, fresh} {
+		if err := os.WriteFile(path, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * staleAfter)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temporary kept: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("recent temporary removed: %v", err)
 	}
 }

@@ -9,28 +9,39 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wasmcas/wasmcas/internal/registry"
 	"github.com/wasmcas/wasmcas/internal/split"
 	"github.com/wasmcas/wasmcas/internal/wasmbin"
 	"github.com/wasmcas/wasmcas/internal/witinfo"
 )
 
 type inspectOptions struct {
-	path string
-	tag  string
-	json bool
-	wit  bool
+	remoteFlags
+	cacheDir string
+	path     string
+	tag      string
+	json     bool
+	wit      bool
 }
 
 type inspectResult struct {
-	Digest     string          `json:"digest"`
-	Kind       string          `json:"kind"`
-	Size       int64           `json:"size"`
-	FileDigest string          `json:"file_digest,omitempty"`
-	Nodes      int             `json:"nodes"`
-	Leaves     int             `json:"leaves"`
-	LeafBytes  int64           `json:"leaf_bytes"`
-	WIT        *witinfo.World  `json:"wit,omitempty"`
-	Tree       *inspectNode    `json:"tree"`
+	Digest     string         `json:"digest"`
+	Kind       string         `json:"kind"`
+	Size       int64          `json:"size"`
+	FileDigest string         `json:"file_digest,omitempty"`
+	Nodes      int            `json:"nodes"`
+	Leaves     int            `json:"leaves"`
+	LeafBytes  int64          `json:"leaf_bytes"`
+	WIT        *witinfo.World `json:"wit,omitempty"`
+	Tree       *inspectNode   `json:"tree"`
+
+	// Set for a reference: what a fetch and a fetch with --strip-debug
+	// would download given the cache, and what inspect itself downloaded.
+	Reference       string `json:"reference,omitempty"`
+	ManifestDigest  string `json:"manifest_digest,omitempty"`
+	FetchBytes      *int64 `json:"fetch_bytes,omitempty"`
+	StripDebugBytes *int64 `json:"strip_debug_fetch_bytes,omitempty"`
+	BytesDownloaded *int64 `json:"bytes_downloaded,omitempty"`
 }
 
 type inspectNode struct {
@@ -58,13 +69,19 @@ type inspectSection struct {
 func newInspectCommand(streams Streams) *cobra.Command {
 	opts := &inspectOptions{}
 	cmd := &cobra.Command{
-		Use:   "inspect FILE|DIR",
-		Short: "Print the split tree of a binary or layout",
-		Long: `Print the split tree of a WebAssembly binary or of the artifact in an OCI image
-layout: every core module and component with its path, kind, size and digest,
-and every section with its offset, name, form, size, and how many of its bytes
-are leaves. With --wit, also decode the component's WIT world (imports and
-exports), which takes hundreds of milliseconds.`,
+		Use:   "inspect FILE|DIR|REF",
+		Short: "Print the split tree of a binary, layout or published artifact",
+		Long: `Print the split tree of a WebAssembly binary, of the artifact in an OCI image
+layout, or of a published reference: every core module and component with its
+path, kind, size and digest, and every section with its offset, name, form,
+size, and how many of its bytes are leaves. With --wit, also decode the
+component's WIT world (imports and exports), which takes hundreds of
+milliseconds.
+
+For a reference, only the manifest, config, pack indexes and nodes are
+downloaded, never a leaf. inspect then also prints how many bytes a fetch,
+and a fetch with --strip-debug, would download given the local cache, and
+the imports and exports if the publisher recorded them (publish --wit).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.path = args[0]
@@ -80,6 +97,8 @@ exports), which takes hundreds of milliseconds.`,
 	}
 	cmd.Flags().StringVar(&opts.tag, "tag", "", "tag of the artifact in a layout that holds several")
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print the tree as one JSON object")
+	cmd.Flags().StringVar(&opts.cacheDir, "cache-dir", "", "local cache for a reference (default $XDG_CACHE_HOME/wasmcas)")
+	opts.remoteFlags.register(cmd)
 	cmd.Flags().BoolVar(&opts.wit, "wit", false, "decode the component's WIT imports and exports (slow)")
 	return cmd
 }
@@ -88,6 +107,10 @@ func runInspect(cmd *cobra.Command, opts *inspectOptions) (*inspectResult, error
 	ctx := cmd.Context()
 	var root *split.Node
 	res := &inspectResult{}
+	_, statErr := os.Stat(opts.path)
+	if statErr != nil && !strings.HasSuffix(opts.path, ".wasm") {
+		return inspectReference(cmd, opts)
+	}
 	if isLayout(opts.path) {
 		st, src, tree, err := loadLayoutTree(ctx, opts.path, opts.tag)
 		if err != nil {
@@ -189,7 +212,14 @@ func describeNode(path string, n *split.Node, offset int64, res *inspectResult, 
 
 func printInspect(w io.Writer, res *inspectResult) error {
 	var b strings.Builder
+	if res.Reference != "" {
+		fmt.Fprintf(&b, "%s, manifest %s\n", res.Reference, res.ManifestDigest)
+	}
 	fmt.Fprintf(&b, "%s %s, %d bytes, %d nodes, %d distinct leaves (%d bytes)\n", res.Kind, res.Digest, res.Size, res.Nodes, res.Leaves, res.LeafBytes)
+	if res.FetchBytes != nil {
+		fmt.Fprintf(&b, "a fetch would download %d bytes, or %d with --strip-debug, given the cache (inspect downloaded %d)\n",
+			*res.FetchBytes, *res.StripDebugBytes, *res.BytesDownloaded)
+	}
 	if res.FileDigest != "" {
 		fmt.Fprintf(&b, "file %s\n", res.FileDigest)
 	}
@@ -245,4 +275,52 @@ func sectionName(kind wasmbin.Kind, id byte) string {
 		return names[id]
 	}
 	return fmt.Sprintf("unknown(%d)", id)
+}
+
+// inspectReference inspects a published artifact without downloading any
+// leaf.
+func inspectReference(cmd *cobra.Command, opts *inspectOptions) (*inspectResult, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	ref, err := registry.ParseReference(opts.path)
+	if err != nil {
+		return nil, fmt.Errorf("%s is neither a file, a layout nor a reference: %w", opts.path, err)
+	}
+	c, err := openCache(opts.cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	targetOpts, err := opts.options()
+	if err != nil {
+		return nil, err
+	}
+	target, err := registry.Open(cmd.Context(), ref, targetOpts, false)
+	if err != nil {
+		return nil, err
+	}
+	in, err := registry.Inspect(cmd.Context(), target, c)
+	if err != nil {
+		return nil, err
+	}
+
+	res := &inspectResult{
+		Reference:       ref.String(),
+		ManifestDigest:  in.Stored.Descriptor.Digest.String(),
+		Digest:          in.Root.Digest.String(),
+		Kind:            in.Root.Kind.String(),
+		Size:            in.Root.Size,
+		FileDigest:      in.Stored.FileDigest.String(),
+		FetchBytes:      &in.FullBytes,
+		StripDebugBytes: &in.StripDebugBytes,
+		BytesDownloaded: &in.BytesDownloaded,
+	}
+	if len(in.Stored.Config.WIT) > 0 {
+		res.WIT = &witinfo.World{}
+		if err := json.Unmarshal(in.Stored.Config.WIT, res.WIT); err != nil {
+			return nil, fmt.Errorf("%s: config %s: invalid wit: %w", ref, in.Stored.Manifest.Config.Digest, err)
+		}
+	}
+	res.Tree = describeNode("/", in.Root, 0, res, map[split.Digest]bool{})
+	return res, nil
 }

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -35,6 +37,13 @@ type FetchOptions struct {
 	// download; Downloaded is called as bytes arrive.
 	Planned    func(ranges int, bytes int64)
 	Downloaded func(n int64)
+	// Filter leaves out custom sections; Select names the nested module or
+	// component to write instead of the whole binary ("" or "/" for all).
+	Filter split.Filter
+	Select string
+	// Stdout receives the output when output is "-". Bytes are written in
+	// file order while later parts are still downloading.
+	Stdout io.Writer
 }
 
 // FetchResult is what a fetch did.
@@ -48,6 +57,15 @@ type FetchResult struct {
 	BlobsDownloaded int    `json:"blobs_downloaded"`
 	BytesDownloaded int64  `json:"bytes_downloaded"`
 	BytesCached     int64  `json:"bytes_cached"`
+	// Select is the path of the nested binary written, when not the root.
+	Select string `json:"select,omitempty"`
+	// SHA256Checked reports whether the output was checked against the
+	// whole-file SHA-256 the publisher recorded. A filtered or selected
+	// output cannot be: every part of it was verified against the root
+	// digest instead, and every omitted section is named below.
+	SHA256Checked   bool                   `json:"sha256_checked"`
+	OmittedSections []split.OmittedSection `json:"omitted_sections,omitempty"`
+	OmittedBytes    int64                  `json:"omitted_bytes,omitempty"`
 }
 
 // rangeGap is the largest gap between two needed leaves of a pack that one
@@ -62,33 +80,38 @@ type fetcher struct {
 	cache      *cache.Cache
 	st         *split.Stored
 	downloaded atomic.Int64
-	blobs      sync32
+	blobs      blobSet
 	onBytes    func(int64)
+	retry      transfer.RetryPolicy
+
+	// ready has a channel per leaf being downloaded, closed once the leaf
+	// is in the cache; failed is closed when the downloads stop with
+	// downloadErr.
+	ready       map[split.Digest]chan struct{}
+	readyMu     sync.Mutex
+	failed      chan struct{}
+	downloadErr error
 }
 
-// sync32 counts distinct blobs touched by downloads.
-type sync32 struct {
-	seen atomic.Pointer[map[string]bool]
-	mu   chan struct{}
+// blobSet counts the distinct blobs that downloads touched.
+type blobSet struct {
+	mu   sync.Mutex
+	seen map[string]bool
 }
 
-func (s *sync32) add(d string) {
-	s.mu <- struct{}{}
-	m := s.seen.Load()
-	if m == nil {
-		m = &map[string]bool{}
-		s.seen.Store(m)
+func (s *blobSet) add(d string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen == nil {
+		s.seen = map[string]bool{}
 	}
-	(*m)[d] = true
-	<-s.mu
+	s.seen[d] = true
 }
 
-func (s *sync32) count() int {
-	m := s.seen.Load()
-	if m == nil {
-		return 0
-	}
-	return len(*m)
+func (s *blobSet) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.seen)
 }
 
 func (f *fetcher) countBytes(n int64) {
@@ -109,7 +132,7 @@ func (f *fetcher) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCl
 	if data, err := f.cache.Get(d); err == nil {
 		return io.NopCloser(strings.NewReader(string(data))), nil
 	}
-	data, err := content.FetchAll(ctx, f.t, desc)
+	data, err := f.fetchAll(ctx, desc)
 	if err != nil {
 		return nil, fmt.Errorf("%s: blob %s: %w", f.t.Describe(), desc.Digest, err)
 	}
@@ -133,9 +156,18 @@ func (f *fetcher) Node(ctx context.Context, d split.Digest) ([]byte, error) {
 	return content.FetchAll(ctx, f, desc)
 }
 
-// Leaf implements split.Source for leaves, which Fetch has put in the
-// cache before splicing starts.
-func (f *fetcher) Leaf(_ context.Context, d split.Digest, _ int64) ([]byte, error) {
+// Leaf implements split.Source for leaves: it waits until a leaf being
+// downloaded has verified and entered the cache, then reads it there.
+func (f *fetcher) Leaf(ctx context.Context, d split.Digest, _ int64) ([]byte, error) {
+	if ready, ok := f.ready[d]; ok {
+		select {
+		case <-ready:
+		case <-f.failed:
+			return nil, f.downloadErr
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	return f.cache.Get(d)
 }
 
@@ -145,31 +177,22 @@ func Fetch(ctx context.Context, t *Target, output string, opts FetchOptions) (*F
 	if opts.Cache == nil {
 		return nil, errors.New("fetch needs a cache")
 	}
-	desc, err := t.Resolve(ctx, t.Ref.Reference())
+	f, st, root, err := openArtifact(ctx, t, opts.Cache, opts.Digest, opts.Retry)
 	if err != nil {
-		return nil, fmt.Errorf("%s: resolve: %w", t.Ref, err)
+		return nil, err
 	}
-	if desc.MediaType != ocispec.MediaTypeImageManifest {
-		return nil, fmt.Errorf("%s: %s is a %s, not an image manifest", t.Ref, desc.Digest, desc.MediaType)
-	}
-	f := &fetcher{t: t, cache: opts.Cache, onBytes: opts.Downloaded}
-	f.blobs.mu = make(chan struct{}, 1)
-
-	manifestFetcher := &manifestCounter{fetcher: f}
-	st, err := split.OpenArtifact(ctx, manifestFetcher, desc)
+	f.onBytes = opts.Downloaded
+	node, err := split.Find(root, opts.Select)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Ref, err)
 	}
-	f.st = st
-	if opts.Digest != "" && opts.Digest != st.Root.String() {
-		return nil, fmt.Errorf("%s: root digest is %s, but --digest pins %s", t.Ref, st.Root, opts.Digest)
-	}
-	root, err := split.LoadTree(ctx, f, st.Root)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Ref, err)
-	}
+	sel := split.Select(node, opts.Filter)
+	whole := node == root && len(sel.Omitted) == 0
 
-	needed := neededLeaves(root)
+	needed := map[split.Digest]*split.Leaf{}
+	for _, leaf := range sel.Leaves {
+		needed[leaf.Digest] = leaf
+	}
 	for _, seed := range opts.Seeds {
 		if err := seedCache(ctx, opts.Cache, seed, needed); err != nil {
 			return nil, err
@@ -185,7 +208,7 @@ func Fetch(ctx context.Context, t *Target, output string, opts FetchOptions) (*F
 			missing[d] = true
 		}
 	}
-	ranges, err := planRanges(st, missing)
+	ranges, err := planRanges(st, missing, sel.Leaves)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Ref, err)
 	}
@@ -196,30 +219,37 @@ func Fetch(ctx context.Context, t *Target, output string, opts FetchOptions) (*F
 		}
 		opts.Planned(len(ranges), total)
 	}
-	err = transfer.Run(ctx, opts.Concurrency, ranges, func(ctx context.Context, r byteRange) error {
-		return transfer.Retry(ctx, opts.Retry, transfer.IsTransient, func(ctx context.Context) error {
-			return f.fetchRange(ctx, r)
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
 
-	res := &FetchResult{Reference: t.Ref.String(), Digest: st.Root.String(), Output: output, Blobs: 1 + len(st.Manifest.Layers), BytesCached: cached}
-	err = writeAtomic(output, func(w io.Writer) error {
+	res := &FetchResult{
+		Reference: t.Ref.String(), Digest: st.Root.String(), Output: output,
+		Blobs: 1 + len(st.Manifest.Layers), BytesCached: cached,
+		SHA256Checked: whole, OmittedSections: sel.Omitted, OmittedBytes: sel.OmittedBytes(),
+	}
+	if node != root {
+		res.Select = opts.Select
+	}
+	write := func(w io.Writer) error {
 		hash := sha256.New()
-		n, err := split.Splice(ctx, io.MultiWriter(w, hash), f, root)
+		n, err := f.spliceWhileDownloading(ctx, io.MultiWriter(w, hash), sel, ranges, missing, opts)
 		if err != nil {
-			return fmt.Errorf("%s: %w", t.Ref, err)
+			return err
 		}
 		var got split.Digest
 		hash.Sum(got[:0])
-		if n != st.FileSize || got != st.FileDigest {
+		if whole && (n != st.FileSize || got != st.FileDigest) {
 			return fmt.Errorf("%s: spliced %d bytes with sha256 %s, but the manifest records %d bytes with %s", t.Ref, n, got, st.FileSize, st.FileDigest)
 		}
 		res.Size, res.SHA256 = n, got.String()
 		return nil
-	})
+	}
+	if output == "-" {
+		if opts.Stdout == nil {
+			return nil, errors.New("output - needs a standard output")
+		}
+		err = write(opts.Stdout)
+	} else {
+		err = writeAtomic(output, write)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -228,13 +258,52 @@ func Fetch(ctx context.Context, t *Target, output string, opts FetchOptions) (*F
 	return res, nil
 }
 
+// spliceWhileDownloading downloads ranges in the background and splices
+// sel at the same time: the splice waits for each missing leaf until its
+// range has arrived and the leaf has verified and entered the cache, so no
+// byte is written before the part that holds it verified.
+func (f *fetcher) spliceWhileDownloading(ctx context.Context, w io.Writer, sel *split.Selection, ranges []byteRange, missing map[split.Digest]bool, opts FetchOptions) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	f.ready = make(map[split.Digest]chan struct{}, len(missing))
+	for d := range missing {
+		f.ready[d] = make(chan struct{})
+	}
+	f.failed = make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := transfer.Run(ctx, opts.Concurrency, ranges, func(ctx context.Context, r byteRange) error {
+			return transfer.Retry(ctx, opts.Retry, transfer.IsTransient, func(ctx context.Context) error {
+				return f.fetchRange(ctx, r)
+			})
+		})
+		if err != nil {
+			f.downloadErr = err
+			close(f.failed)
+		}
+	}()
+
+	n, err := sel.Splice(ctx, w, f)
+	cancel()
+	<-done
+	if f.downloadErr != nil && !errors.Is(f.downloadErr, context.Canceled) {
+		return n, f.downloadErr
+	}
+	if err != nil {
+		return n, fmt.Errorf("%s: %w", f.t.Ref, err)
+	}
+	return n, nil
+}
+
 // manifestCounter fetches the manifest from the target, never from the
 // cache, because a tag can move; every other blob goes through the cache.
 type manifestCounter struct{ fetcher *fetcher }
 
 func (m *manifestCounter) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	if desc.MediaType == ocispec.MediaTypeImageManifest {
-		data, err := content.FetchAll(ctx, m.fetcher.t, desc)
+		data, err := m.fetcher.fetchAll(ctx, desc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: manifest %s: %w", m.fetcher.t.Describe(), desc.Digest, err)
 		}
@@ -294,7 +363,8 @@ type byteRange struct {
 
 // planRanges groups the missing leaves by pack and merges leaves that lie
 // within rangeGap of each other into one range.
-func planRanges(st *split.Stored, missing map[split.Digest]bool) ([]byteRange, error) {
+func planRanges(st *split.Stored, missing map[split.Digest]bool, order []*split.Leaf) ([]byteRange, error) {
+	missing = maps.Clone(missing)
 	var ranges []byteRange
 	for _, index := range st.Indexes {
 		pack := st.Packs[index.Pack]
@@ -318,9 +388,14 @@ func planRanges(st *split.Stored, missing map[split.Digest]bool) ([]byteRange, e
 			return nil, fmt.Errorf("leaf %s is in no pack of manifest %s", d, st.Descriptor.Digest)
 		}
 	}
-	// Larger ranges first, so the slowest transfers start early.
+	// Ranges start in the order the splice needs their first leaf, so the
+	// output can begin while later ranges are still downloading.
+	position := make(map[split.Digest]int, len(order))
+	for i, leaf := range order {
+		position[leaf.Digest] = i
+	}
 	slices.SortStableFunc(ranges, func(a, b byteRange) int {
-		return int((b.end - b.start) - (a.end - a.start))
+		return firstUse(a, position) - firstUse(b, position)
 	})
 	return ranges, nil
 }
@@ -355,6 +430,9 @@ func (f *fetcher) fetchRange(ctx context.Context, r byteRange) error {
 		}
 		if err := f.cache.Put(e.Digest, data); err != nil {
 			return err
+		}
+		if ready, ok := f.ready[e.Digest]; ok {
+			f.markReady(e.Digest, ready)
 		}
 		pos = e.Offset + e.Size
 	}
@@ -439,4 +517,112 @@ func writeAtomic(path string, write func(w io.Writer) error) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// firstUse returns the earliest splice position of a range's leaves.
+func firstUse(r byteRange, position map[split.Digest]int) int {
+	first := len(position)
+	for _, e := range r.entries {
+		first = min(first, position[e.Digest])
+	}
+	return first
+}
+
+// markReady closes a leaf's channel once, because a leaf stored in two
+// ranges (a pack repeats no leaf, but two packs may) is put twice.
+func (f *fetcher) markReady(d split.Digest, ready chan struct{}) {
+	f.readyMu.Lock()
+	defer f.readyMu.Unlock()
+	select {
+	case <-ready:
+	default:
+		close(ready)
+	}
+}
+
+// openArtifact resolves t's reference, reads the manifest (always from the
+// target, because a tag can move), the config and pack indexes, and loads
+// and verifies every node of the tree, taking blobs from c where it has
+// them. pinned, when set, is the root digest the artifact must have.
+func openArtifact(ctx context.Context, t *Target, c *cache.Cache, pinned string, retry transfer.RetryPolicy) (*fetcher, *split.Stored, *split.Node, error) {
+	desc, err := t.Resolve(ctx, t.Ref.Reference())
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: resolve: %w", t.Ref, err)
+	}
+	if desc.MediaType != ocispec.MediaTypeImageManifest {
+		return nil, nil, nil, fmt.Errorf("%s: %s is a %s, not an image manifest", t.Ref, desc.Digest, desc.MediaType)
+	}
+	f := &fetcher{t: t, cache: c, retry: retry}
+	st, err := split.OpenArtifact(ctx, &manifestCounter{fetcher: f}, desc)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", t.Ref, err)
+	}
+	f.st = st
+	if pinned != "" && pinned != st.Root.String() {
+		return nil, nil, nil, fmt.Errorf("%s: root digest is %s, but --digest pins %s", t.Ref, st.Root, pinned)
+	}
+	root, err := split.LoadTree(ctx, f, st.Root)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", t.Ref, err)
+	}
+	return f, st, root, nil
+}
+
+// Inspection is a remote artifact's tree, read without any leaf.
+type Inspection struct {
+	Stored *split.Stored
+	Root   *split.Node
+	// FullBytes and StripDebugBytes are what a fetch, and a fetch with
+	// --strip-debug, would download given the current cache.
+	FullBytes       int64
+	StripDebugBytes int64
+	BytesDownloaded int64
+}
+
+// Inspect reads the manifest, config, pack indexes and nodes of t's
+// reference through the cache, but no leaf, and estimates what fetches
+// would download.
+func Inspect(ctx context.Context, t *Target, c *cache.Cache) (*Inspection, error) {
+	f, st, root, err := openArtifact(ctx, t, c, "", transfer.RetryPolicy{})
+	if err != nil {
+		return nil, err
+	}
+	in := &Inspection{Stored: st, Root: root}
+	for _, filter := range []split.Filter{{}, {StripDebug: true}} {
+		sel := split.Select(root, filter)
+		missing := map[split.Digest]bool{}
+		for _, leaf := range sel.Leaves {
+			if !c.Has(leaf.Digest) {
+				missing[leaf.Digest] = true
+			}
+		}
+		ranges, err := planRanges(st, missing, sel.Leaves)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.Ref, err)
+		}
+		var total int64
+		for _, r := range ranges {
+			total += r.end - r.start
+		}
+		if filter.StripDebug {
+			in.StripDebugBytes = total
+		} else {
+			in.FullBytes = total
+		}
+	}
+	in.BytesDownloaded = f.downloaded.Load()
+	return in, nil
+}
+
+// fetchAll reads a whole blob from the target, verified against its
+// descriptor, and tries again when the body breaks off midway, which the
+// retrying transport cannot see.
+func (f *fetcher) fetchAll(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+	var data []byte
+	err := transfer.Retry(ctx, f.retry, transfer.IsTransient, func(ctx context.Context) error {
+		var err error
+		data, err = content.FetchAll(ctx, f.t, desc)
+		return err
+	})
+	return data, err
 }

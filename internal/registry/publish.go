@@ -72,7 +72,7 @@ func Publish(ctx context.Context, path string, t *Target, opts PublishOptions) (
 	if opts.Planned != nil {
 		opts.Planned(len(plan.Blobs), plan.Bytes())
 	}
-	stats, err := plan.Push(ctx, t, file, t.Ref.Tag, split.PushOptions{Concurrency: opts.Concurrency, Progress: opts.Progress})
+	stats, err := plan.Push(ctx, t, file, t.Ref.Tag, split.PushOptions{Concurrency: opts.Concurrency, Progress: opts.Progress, Retry: t.retry})
 	if err != nil {
 		return nil, fmt.Errorf("publish %s to %s: %w", path, t.Ref, err)
 	}

@@ -3,11 +3,13 @@ package registry
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content/oci"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -44,6 +46,52 @@ type Target struct {
 	repo *remote.Repository
 	// dir is set for a local reference.
 	dir string
+	// retry bounds the attempts of each blob transfer.
+	retry transfer.RetryPolicy
+}
+
+// Tag tags desc as reference. In the embedded store it updates index.json
+// under the layout's lock, as Push does for manifests.
+func (t *Target) Tag(ctx context.Context, desc ocispec.Descriptor, reference string) error {
+	if t.dir == "" {
+		return t.Target.Tag(ctx, desc, reference)
+	}
+	return t.withFreshStore(ctx, func(store *oci.Store) error {
+		return store.Tag(ctx, desc, reference)
+	})
+}
+
+// Push writes a blob or manifest. Pushing a manifest to the embedded store
+// rewrites index.json, so it happens under the layout's lock.
+func (t *Target) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
+	if t.dir == "" || !isManifest(desc) {
+		return t.Target.Push(ctx, desc, r)
+	}
+	return t.withFreshStore(ctx, func(store *oci.Store) error {
+		return store.Push(ctx, desc, r)
+	})
+}
+
+// withFreshStore calls fn with an oci.Store that re-read index.json while
+// holding an exclusive lock on the layout. Each oci.Store keeps its own
+// copy of the index and writes that copy whole, so two publishes to one
+// repository would otherwise each write theirs and the later one would
+// drop the other's tag.
+func (t *Target) withFreshStore(ctx context.Context, fn func(*oci.Store) error) error {
+	unlock, err := lockLayout(t.dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	fresh, err := oci.NewWithContext(ctx, t.dir)
+	if err != nil {
+		return fmt.Errorf("%s: open store %s: %w", t.Ref, t.dir, err)
+	}
+	return fn(fresh)
+}
+
+func isManifest(desc ocispec.Descriptor) bool {
+	return desc.MediaType == ocispec.MediaTypeImageManifest || desc.MediaType == ocispec.MediaTypeImageIndex
 }
 
 // Describe names the target in messages: the registry host or the store
@@ -69,11 +117,21 @@ func Open(ctx context.Context, ref Reference, opts Options, create bool) (*Targe
 				return nil, fmt.Errorf("%s: repository not found in store %s", ref, opts.StoreDir)
 			}
 		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("%s: create store %s: %w", ref, dir, err)
+		}
+		// index.json is rewritten in place by writers, so it is read under
+		// the same lock they hold.
+		unlock, err := lockLayout(dir)
+		if err != nil {
+			return nil, err
+		}
 		store, err := oci.NewWithContext(ctx, dir)
+		unlock()
 		if err != nil {
 			return nil, fmt.Errorf("%s: open store %s: %w", ref, dir, err)
 		}
-		return &Target{Target: store, Ref: ref, dir: dir}, nil
+		return &Target{Target: store, Ref: ref, dir: dir, retry: opts.Retry}, nil
 	}
 
 	repo, err := remote.NewRepository(ref.Registry + "/" + ref.Repository)
@@ -103,5 +161,5 @@ func Open(ctx context.Context, ref Reference, opts Options, create bool) (*Targe
 		Cache:      auth.NewCache(),
 		Credential: credentials.Credential(creds),
 	}
-	return &Target{Target: repo, Ref: ref, repo: repo}, nil
+	return &Target{Target: repo, Ref: ref, repo: repo, retry: opts.Retry}, nil
 }

@@ -83,14 +83,13 @@ func loadNode(ctx context.Context, src Source, d Digest, depth int, loaded map[D
 // reading leaves from src and checking each against its digest and size
 // before writing it. It returns the number of bytes written.
 func Splice(ctx context.Context, w io.Writer, src Source, n *Node) (int64, error) {
-	sw := &spliceWriter{w: w, src: src}
-	err := sw.node(ctx, n)
-	return sw.written, err
+	return Select(n, Filter{}).Splice(ctx, w, src)
 }
 
 type spliceWriter struct {
 	w       io.Writer
 	src     Source
+	sel     *Selection
 	written int64
 }
 
@@ -107,8 +106,16 @@ func (sw *spliceWriter) node(ctx context.Context, n *Node) error {
 	if err := sw.write(n.Preamble[:]); err != nil {
 		return err
 	}
-	for _, s := range n.Sections {
-		if err := sw.write(s.Header); err != nil {
+	for i := range n.Sections {
+		s := &n.Sections[i]
+		if sw.sel.Filter.Omits(s) {
+			continue
+		}
+		size := s.Size
+		if s.Child != nil {
+			size = sw.sel.sizes[s.Child]
+		}
+		if err := sw.write(sectionHeader(s, size)); err != nil {
 			return err
 		}
 		if s.Child != nil {

@@ -17,6 +17,7 @@ import (
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/wasmcas/wasmcas/internal/transfer"
 )
@@ -379,6 +380,10 @@ type PushStats struct {
 // PushOptions tunes Push.
 type PushOptions struct {
 	Concurrency int
+	// Retry bounds the attempts to push one blob. A pack's body is a
+	// stream that an HTTP transport cannot replay, so blobs are retried
+	// here, each attempt with a fresh body.
+	Retry transfer.RetryPolicy
 	// Progress, when set, is called after each blob with its size and
 	// whether it was uploaded. It may be called from several goroutines.
 	Progress func(desc ocispec.Descriptor, uploaded bool)
@@ -400,11 +405,18 @@ func (p *Plan) Push(ctx context.Context, t Target, src io.ReaderAt, tag string, 
 			if b.Existing {
 				return fmt.Errorf("blob %s of an existing artifact is missing from the target; run again to repack it", b.Descriptor.Digest)
 			}
-			var r io.Reader = bytes.NewReader(b.Data)
-			if b.Data == nil {
-				r = packReader(src, b.pack)
-			}
-			if err := t.Push(ctx, b.Descriptor, r); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+			err := transfer.Retry(ctx, opts.Retry, isRetryablePush, func(ctx context.Context) error {
+				var r io.Reader = bytes.NewReader(b.Data)
+				if b.Data == nil {
+					r = packReader(src, b.pack)
+				}
+				err := t.Push(ctx, b.Descriptor, r)
+				if errors.Is(err, errdef.ErrAlreadyExists) {
+					return nil
+				}
+				return err
+			})
+			if err != nil {
 				return fmt.Errorf("push blob %s: %w", b.Descriptor.Digest, err)
 			}
 			uploaded.Add(1)
@@ -462,4 +474,18 @@ func (p *Plan) Existing() (*Existing, error) {
 		}
 	}
 	return ex, nil
+}
+
+// isRetryablePush reports whether a failed blob push is worth another
+// attempt: a transient network error, or a registry's 5xx or 429 response
+// that reached oras-go after its single attempt.
+func isRetryablePush(err error) bool {
+	if transfer.IsTransient(err) {
+		return true
+	}
+	var resp *errcode.ErrorResponse
+	if errors.As(err, &resp) {
+		return resp.StatusCode >= 500 || resp.StatusCode == 429
+	}
+	return false
 }
