@@ -50,10 +50,5 @@ func runDigest(cmd *cobra.Command, opts *digestOptions) (split.Digest, error) {
 	if st, err := os.Stat(opts.path); err == nil && st.IsDir() {
 		return split.Digest{}, fmt.Errorf("%s: a directory but not an OCI image layout", opts.path)
 	}
-	file, err := split.OpenFile(ctx, opts.path)
-	if err != nil {
-		return split.Digest{}, err
-	}
-	defer file.Close()
-	return file.Root.Digest, nil
+	return split.DigestFile(ctx, opts.path)
 }

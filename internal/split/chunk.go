@@ -28,10 +28,10 @@ const chunkReadSize = 256 << 10
 // byteChunks cuts r[off:off+size] into content-defined chunks and calls emit
 // with the absolute offset and size of each one, in order. A cut falls after
 // the byte at which the top log2(target) bits of the gear hash are all zero,
-// at least min and at most max bytes after the previous cut. The hash is
+// at least minSize and at most maxSize bytes after the previous cut. The hash is
 // reset at every cut, so a chunk's end depends only on its own bytes.
-func byteChunks(r io.ReaderAt, off, size, min, target, max int64, emit func(off, size int64) error) error {
-	if size <= max {
+func byteChunks(r io.ReaderAt, off, size, minSize, target, maxSize int64, emit func(off, size int64) error) error {
+	if size <= maxSize {
 		return emit(off, size)
 	}
 	shift := 64 - log2(target)
@@ -40,6 +40,11 @@ func byteChunks(r io.ReaderAt, off, size, min, target, max int64, emit func(off,
 	end := off + size
 	var hash uint64
 	var length int64
+	// The hash at a position depends only on the 64 bytes before it, because
+	// each step shifts older contributions left and 64 steps shift them out.
+	// No cut can fall before minSize, so the first minSize-64 bytes of every chunk
+	// are skipped without hashing; the cuts are the same as hashing them.
+	warmup := max(minSize-64, 0)
 	for pos := off; pos < end; {
 		n := int64(len(buf))
 		if end-pos < n {
@@ -48,10 +53,17 @@ func byteChunks(r io.ReaderAt, off, size, min, target, max int64, emit func(off,
 		if _, err := r.ReadAt(buf[:n], pos); err != nil {
 			return err
 		}
-		for i := int64(0); i < n; i++ {
+		for i := int64(0); i < n; {
+			if length < warmup {
+				step := min(warmup-length, n-i)
+				length += step
+				i += step
+				continue
+			}
 			hash = hash<<1 + gear[buf[i]]
 			length++
-			if (length >= min && hash>>shift == 0) || length >= max {
+			i++
+			if (length >= minSize && hash>>shift == 0) || length >= maxSize {
 				if err := emit(start, length); err != nil {
 					return err
 				}

@@ -55,3 +55,27 @@ func OpenFile(ctx context.Context, path string) (*File, error) {
 	file.Root = root
 	return file, nil
 }
+
+// DigestFile returns the root digest of the binary at path. It skips the
+// whole-file SHA-256 that OpenFile also computes, so it reads the file's
+// bytes once for chunking and once for leaf digests, both from the page
+// cache after the first pass.
+func DigestFile(ctx context.Context, path string) (Digest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Digest{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Digest{}, err
+	}
+	if !st.Mode().IsRegular() {
+		return Digest{}, fmt.Errorf("%s: not a regular file", path)
+	}
+	root, err := Build(ctx, f, st.Size())
+	if err != nil {
+		return Digest{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return root.Digest, nil
+}

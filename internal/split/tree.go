@@ -125,13 +125,22 @@ func Build(ctx context.Context, r io.ReaderAt, size int64) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{r: r}
-	root, err := b.node(bin)
-	if err != nil {
+
+	// Leaves are hashed by other goroutines while the builder goes on
+	// cutting, so on two cores chunking and SHA-256 overlap.
+	g, gctx := errgroup.WithContext(ctx)
+	leaves := make(chan *Leaf, 1024)
+	for range runtime.GOMAXPROCS(0) {
+		g.Go(func() error { return hashLeaves(gctx, r, leaves) })
+	}
+	b := &builder{r: r, leaves: leaves, ctx: gctx}
+	root, buildErr := b.node(bin)
+	close(leaves)
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	if err := hashLeaves(ctx, r, b.leaves); err != nil {
-		return nil, err
+	if buildErr != nil {
+		return nil, buildErr
 	}
 	encodeTree(root)
 	return root, nil
@@ -139,7 +148,8 @@ func Build(ctx context.Context, r io.ReaderAt, size int64) (*Node, error) {
 
 type builder struct {
 	r      io.ReaderAt
-	leaves []*Leaf
+	ctx    context.Context
+	leaves chan<- *Leaf
 	tail   [tailHashSize]byte
 }
 
@@ -225,7 +235,11 @@ func (b *builder) piece(off, size int64, custom bool) (Piece, error) {
 		return Piece{Inline: inline}, err
 	}
 	leaf := &Leaf{Offset: off, Size: size, Custom: custom}
-	b.leaves = append(b.leaves, leaf)
+	select {
+	case b.leaves <- leaf:
+	case <-b.ctx.Done():
+		return Piece{}, b.ctx.Err()
+	}
 	return Piece{Leaf: leaf}, nil
 }
 
@@ -304,38 +318,25 @@ func (b *builder) unitPieces(content int64, units *wasmbin.Units) ([]Piece, erro
 	return pieces, nil
 }
 
-// hashLeaves computes every leaf's digest, reading the source again with one
-// worker per CPU. Leaves are at most max(RunMax, ChunkMax) bytes, so each
-// worker holds one small buffer.
-func hashLeaves(ctx context.Context, r io.ReaderAt, leaves []*Leaf) error {
-	workers := runtime.GOMAXPROCS(0)
-	g, ctx := errgroup.WithContext(ctx)
-	next := make(chan *Leaf, 256)
-	g.Go(func() error {
-		defer close(next)
-		for _, leaf := range leaves {
-			select {
-			case next <- leaf:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+// hashLeaves computes the digest of every leaf it receives, reading the
+// source again. Leaves are at most maxLeafSize bytes, so each worker holds
+// one small buffer.
+func hashLeaves(ctx context.Context, r io.ReaderAt, leaves <-chan *Leaf) error {
+	buf := make([]byte, maxLeafSize)
+	for leaf := range leaves {
+		if leaf.Size > int64(len(buf)) {
+			return fmt.Errorf("leaf of %d bytes at offset %d exceeds %d", leaf.Size, leaf.Offset, len(buf))
 		}
-		return nil
-	})
-	for range workers {
-		g.Go(func() error {
-			buf := make([]byte, max(RunMax, ChunkMax))
-			for leaf := range next {
-				data := buf[:leaf.Size]
-				if _, err := r.ReadAt(data, leaf.Offset); err != nil {
-					return fmt.Errorf("read leaf at offset %d: %w", leaf.Offset, err)
-				}
-				leaf.Digest = sha256.Sum256(data)
-			}
-			return nil
-		})
+		data := buf[:leaf.Size]
+		if _, err := r.ReadAt(data, leaf.Offset); err != nil {
+			return fmt.Errorf("read leaf at offset %d: %w", leaf.Offset, err)
+		}
+		leaf.Digest = sha256.Sum256(data)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 	}
-	return g.Wait()
+	return nil
 }
 
 // isFormatError reports whether err is the reader's report of content it

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wasmcas/wasmcas/internal/testutil"
 )
 
 // testdataDir is the repository's testdata folder, relative to this package.
@@ -71,6 +73,36 @@ func TestRootDigestVectors(t *testing.T) {
 		name := filepath.Base(path)
 		if _, ok := vectors[name]; !ok {
 			t.Errorf("%s has no line in testdata/digests.txt; add its root digest from \"wasmcas digest\"", name)
+		}
+	}
+}
+
+// TestCorpusRootDigests checks the root digests of the corpus files listed
+// in testdata/corpus-digests.txt. The corpus holds large custom sections and
+// code sections, so these vectors cover byte-level chunking and unit runs
+// at sizes the small testdata files do not reach.
+func TestCorpusRootDigests(t *testing.T) {
+	corpus := testutil.Corpus(t)
+	data, err := os.ReadFile(filepath.Join(testdataDir, "corpus-digests.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != len(testutil.CorpusFiles(t)) {
+		t.Errorf("corpus-digests.txt lists %d files, the corpus has %d", len(lines), len(testutil.CorpusFiles(t)))
+	}
+	for _, line := range lines {
+		digestText, name, ok := strings.Cut(line, "  ")
+		if !ok {
+			t.Fatalf("corpus-digests.txt: invalid line %q", line)
+		}
+		got, err := DigestFile(context.Background(), filepath.Join(corpus, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if got.String() != digestText {
+			t.Errorf("%s: root digest %s, expected %s", name, got, digestText)
 		}
 	}
 }
