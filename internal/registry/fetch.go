@@ -177,15 +177,11 @@ func Fetch(ctx context.Context, t *Target, output string, opts FetchOptions) (*F
 	if opts.Cache == nil {
 		return nil, errors.New("fetch needs a cache")
 	}
-	f, st, root, err := openArtifact(ctx, t, opts.Cache, opts.Digest, opts.Retry)
+	f, st, root, node, err := openArtifact(ctx, t, opts.Cache, opts.Digest, opts.Retry, opts.Select)
 	if err != nil {
 		return nil, err
 	}
 	f.onBytes = opts.Downloaded
-	node, err := split.Find(root, opts.Select)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Ref, err)
-	}
 	sel := split.Select(node, opts.Filter)
 	whole := node == root && len(sel.Omitted) == 0
 
@@ -542,30 +538,31 @@ func (f *fetcher) markReady(d split.Digest, ready chan struct{}) {
 
 // openArtifact resolves t's reference, reads the manifest (always from the
 // target, because a tag can move), the config and pack indexes, and loads
-// and verifies every node of the tree, taking blobs from c where it has
-// them. pinned, when set, is the root digest the artifact must have.
-func openArtifact(ctx context.Context, t *Target, c *cache.Cache, pinned string, retry transfer.RetryPolicy) (*fetcher, *split.Stored, *split.Node, error) {
+// and verifies the nodes on the way to selectPath and every node below it,
+// taking blobs from c where it has them. pinned, when set, is the root
+// digest the artifact must have. It returns the root and the selected node.
+func openArtifact(ctx context.Context, t *Target, c *cache.Cache, pinned string, retry transfer.RetryPolicy, selectPath string) (*fetcher, *split.Stored, *split.Node, *split.Node, error) {
 	desc, err := t.Resolve(ctx, t.Ref.Reference())
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: resolve: %w", t.Ref, err)
+		return nil, nil, nil, nil, fmt.Errorf("%s: resolve: %w", t.Ref, err)
 	}
 	if desc.MediaType != ocispec.MediaTypeImageManifest {
-		return nil, nil, nil, fmt.Errorf("%s: %s is a %s, not an image manifest", t.Ref, desc.Digest, desc.MediaType)
+		return nil, nil, nil, nil, fmt.Errorf("%s: %s is a %s, not an image manifest", t.Ref, desc.Digest, desc.MediaType)
 	}
 	f := &fetcher{t: t, cache: c, retry: retry}
 	st, err := split.OpenArtifact(ctx, &manifestCounter{fetcher: f}, desc)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", t.Ref, err)
+		return nil, nil, nil, nil, fmt.Errorf("%s: %w", t.Ref, err)
 	}
 	f.st = st
 	if pinned != "" && pinned != st.Root.String() {
-		return nil, nil, nil, fmt.Errorf("%s: root digest is %s, but --digest pins %s", t.Ref, st.Root, pinned)
+		return nil, nil, nil, nil, fmt.Errorf("%s: root digest is %s, but --digest pins %s", t.Ref, st.Root, pinned)
 	}
-	root, err := split.LoadTree(ctx, f, st.Root)
+	root, selected, err := split.LoadPath(ctx, f, st.Root, selectPath)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", t.Ref, err)
+		return nil, nil, nil, nil, fmt.Errorf("%s: %w", t.Ref, err)
 	}
-	return f, st, root, nil
+	return f, st, root, selected, nil
 }
 
 // Inspection is a remote artifact's tree, read without any leaf.
@@ -583,7 +580,7 @@ type Inspection struct {
 // reference through the cache, but no leaf, and estimates what fetches
 // would download.
 func Inspect(ctx context.Context, t *Target, c *cache.Cache) (*Inspection, error) {
-	f, st, root, err := openArtifact(ctx, t, c, "", transfer.RetryPolicy{})
+	f, st, root, _, err := openArtifact(ctx, t, c, "", transfer.RetryPolicy{}, "")
 	if err != nil {
 		return nil, err
 	}

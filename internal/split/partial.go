@@ -7,6 +7,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/wasmcas/wasmcas/internal/wasmbin"
 )
 
 // Filter chooses which custom sections a splice leaves out. The zero value
@@ -66,43 +68,52 @@ func matchAny(patterns []string, name string) bool {
 // "/N" steps into the parent's N-th nested module or component section,
 // counting from zero in file order.
 func Find(root *Node, nodePath string) (*Node, error) {
+	steps, err := parsePath(nodePath)
+	if err != nil {
+		return nil, err
+	}
+	n := root
+	for _, index := range steps {
+		s := nestedSection(n, index)
+		if s == nil {
+			return nil, fmt.Errorf("path %q not found: %s has no nested module or component %d", nodePath, n.Kind, index)
+		}
+		n = s.Child
+	}
+	return n, nil
+}
+
+// parsePath parses "/", "" or "/N/M..." into section indexes.
+func parsePath(nodePath string) ([]int, error) {
 	if nodePath == "" || nodePath == "/" {
-		return root, nil
+		return nil, nil
 	}
 	if !strings.HasPrefix(nodePath, "/") {
 		return nil, fmt.Errorf("invalid path %q: expected the form /0/1 that inspect prints", nodePath)
 	}
-	n := root
-	walked := ""
+	var steps []int
 	for _, step := range strings.Split(strings.TrimPrefix(nodePath, "/"), "/") {
 		index, err := strconv.Atoi(step)
 		if err != nil || index < 0 {
 			return nil, fmt.Errorf("invalid path %q: %q is not a section index", nodePath, step)
 		}
-		child := nestedChild(n, index)
-		if child == nil {
-			return nil, fmt.Errorf("path %q not found: %s %s has no nested module or component %d", nodePath, n.Kind, orRoot(walked), index)
-		}
-		walked += "/" + step
-		n = child
+		steps = append(steps, index)
 	}
-	return n, nil
+	if len(steps) >= wasmbin.MaxDepth {
+		return nil, fmt.Errorf("invalid path %q: deeper than %d levels", nodePath, wasmbin.MaxDepth)
+	}
+	return steps, nil
 }
 
-func orRoot(p string) string {
-	if p == "" {
-		return "/"
-	}
-	return p
-}
-
-func nestedChild(n *Node, index int) *Node {
-	for _, s := range n.Sections {
-		if s.Child == nil {
+// nestedSection returns the index-th nested module or component section of
+// n, or nil.
+func nestedSection(n *Node, index int) *Section {
+	for i := range n.Sections {
+		if n.Sections[i].Child == nil {
 			continue
 		}
 		if index == 0 {
-			return s.Child
+			return &n.Sections[i]
 		}
 		index--
 	}

@@ -178,3 +178,41 @@ func TestFilterKeepOverridesSkip(t *testing.T) {
 		t.Error("invalid pattern accepted")
 	}
 }
+
+// countingSource counts the nodes it serves.
+type countingSource struct {
+	*BinarySource
+	nodes map[Digest]int
+}
+
+func (s *countingSource) Node(ctx context.Context, d Digest) ([]byte, error) {
+	s.nodes[d]++
+	return s.BinarySource.Node(ctx, d)
+}
+
+func TestLoadPathReadsOnlyItsBranch(t *testing.T) {
+	ctx := context.Background()
+	file, err := OpenFile(ctx, filepath.Join("..", "..", "testdata", "hello-go.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	all := 0
+	Walk(file.Root, func(string, *Node) error { all++; return nil })
+
+	src := &countingSource{BinarySource: NewBinarySource(file, file.Root), nodes: map[Digest]int{}}
+	root, selected, err := LoadPath(ctx, src, file.Root.Digest, "/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := Find(file.Root, "/0")
+	if selected.Digest != want.Digest || root.Digest != file.Root.Digest {
+		t.Fatalf("selected %s, want %s", selected.Digest, want.Digest)
+	}
+	if len(src.nodes) != 2 {
+		t.Errorf("read %d nodes for /0 of a tree of %d, want 2 (the root and /0)", len(src.nodes), all)
+	}
+	if _, _, err := LoadPath(ctx, src, file.Root.Digest, "/42"); err == nil || !strings.Contains(err.Error(), "/42") {
+		t.Errorf("missing path: err = %v", err)
+	}
+}

@@ -33,13 +33,52 @@ func (e *DigestError) Error() string {
 // below it, but no leaf. The returned tree can be walked by Splice, Inspect
 // and partial fetches.
 func LoadTree(ctx context.Context, src Source, root Digest) (*Node, error) {
-	return loadNode(ctx, src, root, 1, map[Digest]*Node{})
+	loaded := map[Digest]*Node{}
+	n, err := loadOne(ctx, src, root, 1, loaded)
+	if err != nil {
+		return nil, err
+	}
+	return n, loadChildren(ctx, src, n, 1, loaded)
 }
 
-// loadNode loads the node d at nesting depth depth, counting the root as 1
-// as the reader does. A node that several parents name is fetched and
-// decoded once, because a hostile tree could name one child many times.
-func loadNode(ctx context.Context, src Source, d Digest, depth int, loaded map[Digest]*Node) (*Node, error) {
+// LoadPath loads the nodes on the way from root to the node at path (as
+// Find takes it) and every node below that one, but not the other
+// subtrees, so a fetch of one nested module reads no sibling's nodes. It
+// returns the partly loaded root and the fully loaded node at path.
+func LoadPath(ctx context.Context, src Source, root Digest, path string) (*Node, *Node, error) {
+	steps, err := parsePath(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	loaded := map[Digest]*Node{}
+	rootNode, err := loadOne(ctx, src, root, 1, loaded)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := rootNode
+	for depth, index := range steps {
+		s := nestedSection(n, index)
+		if s == nil {
+			return nil, nil, fmt.Errorf("path %q not found: %s has no nested module or component %d", path, n.Kind, index)
+		}
+		child, err := loadOne(ctx, src, s.Child.Digest, depth+2, loaded)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := checkChild(n, s.Child, child); err != nil {
+			return nil, nil, err
+		}
+		s.Child = child
+		n = child
+	}
+	return rootNode, n, loadChildren(ctx, src, n, len(steps)+1, loaded)
+}
+
+// loadOne fetches, verifies and decodes the node d at nesting depth depth,
+// counting the root as 1 as the reader does. Its children stay unloaded.
+// A node that several parents name is fetched and decoded once, because a
+// hostile tree could name one child many times.
+func loadOne(ctx context.Context, src Source, d Digest, depth int, loaded map[Digest]*Node) (*Node, error) {
 	if depth > wasmbin.MaxDepth {
 		return nil, fmt.Errorf("node %s: nesting exceeds %d levels", d, wasmbin.MaxDepth)
 	}
@@ -60,23 +99,40 @@ func loadNode(ctx context.Context, src Source, d Digest, depth int, loaded map[D
 		}
 		return nil, err
 	}
-	for i := range n.Sections {
-		ref := n.Sections[i].Child
-		if ref == nil {
-			continue
-		}
-		child, err := loadNode(ctx, src, ref.Digest, depth+1, loaded)
-		if err != nil {
-			return nil, err
-		}
-		if child.Kind != ref.Kind || child.Size != ref.Size {
-			return nil, fmt.Errorf("node %s: nested %s of %d bytes where the parent %s names a %s of %d bytes",
-				child.Digest, child.Kind, child.Size, d, ref.Kind, ref.Size)
-		}
-		n.Sections[i].Child = child
-	}
 	loaded[d] = n
 	return n, nil
+}
+
+// loadChildren loads every node below n, which is at nesting depth depth.
+func loadChildren(ctx context.Context, src Source, n *Node, depth int, loaded map[Digest]*Node) error {
+	for i := range n.Sections {
+		ref := n.Sections[i].Child
+		if ref == nil || ref.Loaded {
+			continue
+		}
+		child, err := loadOne(ctx, src, ref.Digest, depth+1, loaded)
+		if err != nil {
+			return err
+		}
+		if err := checkChild(n, ref, child); err != nil {
+			return err
+		}
+		n.Sections[i].Child = child
+		if err := loadChildren(ctx, src, child, depth+1, loaded); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkChild checks that a loaded child is the kind and size its parent's
+// section names.
+func checkChild(parent, ref, child *Node) error {
+	if child.Kind != ref.Kind || child.Size != ref.Size {
+		return fmt.Errorf("node %s: nested %s of %d bytes where the parent %s names a %s of %d bytes",
+			child.Digest, child.Kind, child.Size, parent.Digest, ref.Kind, ref.Size)
+	}
+	return nil
 }
 
 // Splice writes the binary that the verified tree rooted at n stands for,
