@@ -278,3 +278,76 @@ func rangeStarted(proxy *faultproxy.Proxy, n int64) bool {
 	}
 	return false
 }
+
+// uploads counts the blob upload requests (POST and PUT) the proxy saw.
+func uploads(proxy *faultproxy.Proxy) int {
+	n := 0
+	for _, logged := range proxy.Requests() {
+		if (logged.Method == http.MethodPost || logged.Method == http.MethodPut) && strings.Contains(logged.Path, "/blobs/uploads/") {
+			n++
+		}
+	}
+	return n
+}
+
+func TestPublishKilled(t *testing.T) {
+	server := startSharedRegistry(t)
+	path := corpusPair(t, "js-hello-v1.wasm")
+	binary := buildCLI(t)
+
+	// Each run kills the publish after a different number of upload
+	// requests, so the registry is left with different sets of blobs.
+	for run, killAfter := range []int{1, 5, 11} {
+		proxy := faultproxy.Start(t, "http://"+server.Addr(), faultproxy.Rule{Match: func(r *http.Request) bool {
+			return r.Method == http.MethodPut
+		}, Fault: faultproxy.Slow})
+		proxy.SetSlowDelay(20 * time.Millisecond)
+		// A repository per run, so no run finds the blobs of another.
+		ref := proxyRef(proxy, "killed/js"+string(rune('a'+run)), "run"+string(rune('a'+run)))
+		args := []string{"publish", path, ref, "--json", "--progress", "never", "--concurrency", "1"}
+
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		var stderr bytes.Buffer
+		first := cliCommand(ctx, t, binary, args...)
+		first.Stderr = &stderr
+		if err := first.Start(); err != nil {
+			cancel()
+			t.Fatalf("start %s: %v", binary, err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for uploads(proxy) < killAfter && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		_ = first.Process.Kill()
+		first.Wait()
+		status, ok := first.ProcessState.Sys().(syscall.WaitStatus)
+		if !ok || !status.Signaled() {
+			cancel()
+			t.Fatalf("run %d: publish exited before it was killed; stderr: %s", run, stderr.String())
+		}
+		if _, err := openRef(t, ref, remoteOptions(), false).Resolve(ctx, "run"+string(rune('a'+run))); err == nil {
+			t.Errorf("run %d: the tag exists after a killed publish; the manifest must come last", run)
+		}
+
+		proxy.SetRules()
+		var stdout bytes.Buffer
+		stderr.Reset()
+		second := cliCommand(ctx, t, binary, args...)
+		second.Stdout = &stdout
+		second.Stderr = &stderr
+		if err := second.Run(); err != nil {
+			cancel()
+			t.Fatalf("run %d: publish after the kill: %v; stderr: %s", run, err, stderr.String())
+		}
+		var res PublishResult
+		if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+			cancel()
+			t.Fatalf("publish --json output %q: %v", stdout.String(), err)
+		}
+		t.Logf("run %d: killed after %d uploads; the second publish uploaded %d of %d blobs", run, killAfter, res.BlobsUploaded, res.Blobs)
+
+		_, output := fetchRef(t, ref, remoteOptions(), FetchOptions{Cache: newCache(t)})
+		checkSameFile(t, output, path)
+		cancel()
+	}
+}
