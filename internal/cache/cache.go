@@ -36,8 +36,8 @@ func Open(dir string) (*Cache, error) {
 	return &Cache{dir: dir}, nil
 }
 
-// staleAfter is how old a temporary file must be before Open removes it:
-// long enough that no running fetch is still writing it.
+// staleAfter is the age at which Open removes a temporary file. It is long
+// enough that no running fetch is still writing the file.
 const staleAfter = time.Hour
 
 // removeStaleTemporaries deletes temporary files that a killed process

@@ -80,8 +80,8 @@ func TestDiffPairsBeatByteChunking(t *testing.T) {
 	corpus := testutil.Corpus(t)
 	tests := []struct {
 		pair string
-		// limit is the target; byteCDC is what byte-level
-		// content-defined chunking at 8 KiB average needs for the same pair.
+		// limit is the project's target for the pair. byteCDC is the upload
+		// of byte-level content-defined chunking at 8 KiB average chunks.
 		limit, byteCDC int64
 	}{
 		{"js-hello", 1_100_000, 1_307_548},

@@ -73,10 +73,10 @@ func onlyTag(dir string) (string, error) {
 	}
 	switch {
 	case len(digests) == 0:
-		return "", fmt.Errorf("layout %s holds no artifact", dir)
+		return "", fmt.Errorf("layout %s contains no artifact", dir)
 	case len(digests) > 1:
 		slices.Sort(refs)
-		return "", fmt.Errorf("layout %s holds %d artifacts; choose one with --tag (tags: %s)", dir, len(digests), strings.Join(refs, ", "))
+		return "", fmt.Errorf("layout %s contains %d artifacts: choose one with --tag (tags: %s)", dir, len(digests), strings.Join(refs, ", "))
 	case len(refs) > 0:
 		return refs[0], nil
 	}

@@ -46,7 +46,7 @@ type FetchOptions struct {
 	Stdout io.Writer
 }
 
-// FetchResult is what a fetch did.
+// FetchResult is the summary of a fetch.
 type FetchResult struct {
 	Reference       string `json:"reference"`
 	Digest          string `json:"digest"`
@@ -255,9 +255,9 @@ func Fetch(ctx context.Context, t *Target, output string, opts FetchOptions) (*F
 }
 
 // spliceWhileDownloading downloads ranges in the background and splices
-// sel at the same time: the splice waits for each missing leaf until its
-// range has arrived and the leaf has verified and entered the cache, so no
-// byte is written before the part that holds it verified.
+// sel at the same time. The splice waits for each missing leaf until its
+// range has arrived and the leaf has verified and entered the cache. So no
+// byte is written before the part that contains it verified.
 func (f *fetcher) spliceWhileDownloading(ctx context.Context, w io.Writer, sel *split.Selection, ranges []byteRange, missing map[split.Digest]bool, opts FetchOptions) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -536,11 +536,12 @@ func (f *fetcher) markReady(d split.Digest, ready chan struct{}) {
 	}
 }
 
-// openArtifact resolves t's reference, reads the manifest (always from the
-// target, because a tag can move), the config and pack indexes, and loads
-// and verifies the nodes on the way to selectPath and every node below it,
-// taking blobs from c where it has them. pinned, when set, is the root
-// digest the artifact must have. It returns the root and the selected node.
+// openArtifact resolves t's reference and reads the manifest, always from
+// the target because a tag can move. It then reads the config and pack
+// indexes, and loads and verifies the nodes on the way to selectPath and
+// every node below it, taking blobs from c where it has them. pinned, when
+// set, is the root digest the artifact must have. It returns the root and
+// the selected node.
 func openArtifact(ctx context.Context, t *Target, c *cache.Cache, pinned string, retry transfer.RetryPolicy, selectPath string) (*fetcher, *split.Stored, *split.Node, *split.Node, error) {
 	desc, err := t.Resolve(ctx, t.Ref.Reference())
 	if err != nil {

@@ -23,7 +23,7 @@ type PublishOptions struct {
 	Planned func(blobs int, bytes int64)
 }
 
-// PublishResult is what a publish sent.
+// PublishResult is the summary of a publish.
 type PublishResult struct {
 	Reference      string `json:"reference"`
 	Digest         string `json:"digest"`

@@ -48,7 +48,7 @@ type Config struct {
 	WIT           json.RawMessage `json:"wit,omitempty"`
 }
 
-// LeafLocation is where a leaf is stored: a range of a pack.
+// LeafLocation is the range of a pack that stores a leaf.
 type LeafLocation struct {
 	Pack   ocispec.Descriptor
 	Offset int64

@@ -42,8 +42,9 @@ func byteChunks(r io.ReaderAt, off, size, minSize, target, maxSize int64, emit f
 	var length int64
 	// The hash at a position depends only on the 64 bytes before it, because
 	// each step shifts older contributions left and 64 steps shift them out.
-	// No cut can fall before minSize, so the first minSize-64 bytes of every chunk
-	// are skipped without hashing; the cuts are the same as hashing them.
+	// No cut can fall before minSize, so the first minSize-64 bytes of every
+	// chunk are skipped without hashing. The cuts stay the same as if they
+	// were hashed.
 	warmup := max(minSize-64, 0)
 	for pos := off; pos < end; {
 		n := int64(len(buf))
@@ -86,9 +87,9 @@ const tailHashSize = 64
 
 // endsRun reports whether a unit of the given size whose last bytes are tail
 // ends a run. The gear hash of the tail is compared with a threshold
-// proportional to the unit's size, so a unit ends a run with probability
-// size/RunTarget (capped at one), the same per byte as byte-level chunking,
-// while reading only tailHashSize bytes of each unit.
+// proportional to the unit's size. A unit therefore ends a run with
+// probability size/RunTarget (capped at one), the same per byte as
+// byte-level chunking, while only tailHashSize bytes of each unit are read.
 func endsRun(tail []byte, size int64) bool {
 	if size >= RunTarget {
 		return true

@@ -164,9 +164,9 @@ func (d *nodeDecoder) digest() Digest {
 	return dg
 }
 
-// maxBinarySize bounds the size a node may claim for the binary it stands
-// for. A nested binary's size is a u32 in its section header; the top level
-// has no such limit, so this is a sanity bound of 1 TiB.
+// maxBinarySize bounds the size a node may claim for its binary. A nested
+// binary's size is a u32 in its section header. The top level has no such
+// limit, so this is a sanity bound of 1 TiB.
 const maxBinarySize = 1 << 40
 
 // DecodeNode decodes and validates a node encoding: every field is checked

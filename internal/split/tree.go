@@ -13,7 +13,7 @@ import (
 	"github.com/wasmcas/wasmcas/internal/wasmbin"
 )
 
-// Form tells how a section's content is represented in its node.
+// Form is the representation of a section's content in its node.
 type Form uint8
 
 const (
@@ -53,8 +53,8 @@ func (f Form) String() string {
 type Leaf struct {
 	Digest Digest
 	Size   int64
-	// Offset is where the leaf's bytes start in the source binary while
-	// splitting, and -1 for a leaf decoded from a node.
+	// Offset is the position of the leaf's first byte in the source binary
+	// while splitting, and -1 for a leaf decoded from a node.
 	Offset int64
 	// Custom marks a leaf of a custom section, which packs keep apart so that
 	// a fetch that skips custom sections downloads none of their bytes.
@@ -110,7 +110,7 @@ type Node struct {
 	Digest Digest
 	// Encoded is the node's canonical encoding, whose SHA-256 is Digest.
 	Encoded []byte
-	// Offset is where the binary starts in the source file, or -1.
+	// Offset is the position of the preamble in the source file, or -1.
 	Offset int64
 	// Loaded reports whether Sections are known. A child referenced from a
 	// decoded parent is not loaded until its own encoding is decoded.

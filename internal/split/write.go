@@ -22,7 +22,7 @@ import (
 	"github.com/wasmcas/wasmcas/internal/transfer"
 )
 
-// Target is where artifacts are written: an OCI image layout or a registry
+// Target is the destination of artifacts: an OCI image layout or a registry
 // repository. Both oras-go's oci.Store and remote.Repository satisfy it.
 type Target interface {
 	oras.Target
@@ -34,18 +34,18 @@ const (
 	// PackTarget is the size at which a new pack is closed. Packs grow past
 	// it only when an artifact would otherwise exceed MaxBlobs.
 	PackTarget = 4 << 20
-	// RepackFraction: when the leaves an artifact needs from an existing
-	// pack are less than this fraction of the pack's bytes, they are copied
-	// into new packs instead, so that a fetch from a registry that ignores
-	// Range requests does not download a pack that is mostly unneeded.
+	// RepackFraction is the share of an existing pack's bytes that an
+	// artifact must need for the pack to be referenced. Below it, the needed
+	// leaves are copied into new packs. A fetch from a registry that ignores
+	// Range requests then does not download a pack that is mostly unneeded.
 	RepackFraction = 0.125
 	// MaxExistingArtifacts bounds how many artifacts of a target are read to
 	// learn which leaves it holds.
 	MaxExistingArtifacts = 16
 )
 
-// Existing is what a target already stores: the leaves of the artifacts
-// that LoadExisting read, and where they are.
+// Existing is the record of a target's stored leaves: the leaves of the
+// artifacts that LoadExisting read, and their packs.
 type Existing struct {
 	Leaves    map[Digest]LeafLocation
 	Packs     map[Digest]ocispec.Descriptor // pack digest to the pack's descriptor
@@ -68,12 +68,12 @@ func NewExisting() *Existing {
 }
 
 // LoadExisting reads up to MaxExistingArtifacts tagged artifacts of t and
-// records their leaves. The tag prefer is read first when it exists, then
-// the tags in reverse of the order the target lists them: registries and
-// oras-go's layout store list tags in lexical order, so for tags such as
+// records their leaves. The tag prefer is read first when it exists. Then
+// come the tags in reverse of the order the target lists them. Registries
+// and oras-go's layout store list tags in lexical order, so for tags such as
 // dates or zero-padded versions these are the newest. Tags that are not
-// wasmcas artifacts are skipped, and so are artifacts that cannot be read,
-// which are listed in Skipped.
+// wasmcas artifacts are skipped. So are artifacts that cannot be read, and
+// Skipped lists them.
 func LoadExisting(ctx context.Context, t Target, prefer string) (*Existing, error) {
 	ex := NewExisting()
 	var tags []string
@@ -390,10 +390,10 @@ type PushOptions struct {
 }
 
 // Push writes the plan's blobs that t lacks, in parallel, then the manifest,
-// then tags it. The manifest is written last so that t never holds a
-// manifest that names a missing blob; a Push that is interrupted and run
-// again uploads only the blobs still missing. src must be the binary the
-// plan's leaves were cut from.
+// then tags it. The manifest comes last, so t never contains a manifest
+// that names a missing blob. A Push that is interrupted and run again
+// uploads only the blobs still missing. src must be the binary the plan's
+// leaves were cut from.
 func (p *Plan) Push(ctx context.Context, t Target, src io.ReaderAt, tag string, opts PushOptions) (PushStats, error) {
 	var uploaded, uploadedBytes atomic.Int64
 	err := transfer.Run(ctx, opts.Concurrency, p.Blobs, func(ctx context.Context, b *Blob) error {
