@@ -69,9 +69,11 @@ type FetchResult struct {
 }
 
 // rangeGap is the largest gap between two needed leaves of a pack that one
-// Range request still spans: reading a few unneeded bytes is cheaper than
-// another request.
-const rangeGap = 32 << 10
+// Range request still spans. Up to this size, reading unneeded bytes costs
+// about as much as the headers and round trip of another request. Larger
+// gaps are not read, because a pack that an artifact shares with an older
+// version interleaves leaves both need with leaves only the older one does.
+const rangeGap = 1 << 10
 
 // fetcher downloads the blobs of one artifact through the cache and counts
 // what it downloads.
@@ -87,6 +89,9 @@ type fetcher struct {
 	// ready has a channel per leaf being downloaded, closed once the leaf
 	// is in the cache; failed is closed when the downloads stop with
 	// downloadErr.
+	// packNeeds lists, per pack digest, every leaf of that pack the fetch
+	// downloads, in pack order.
+	packNeeds   map[string][]split.PackEntry
 	ready       map[split.Digest]chan struct{}
 	readyMu     sync.Mutex
 	failed      chan struct{}
@@ -207,6 +212,14 @@ func Fetch(ctx context.Context, t *Target, output string, opts FetchOptions) (*F
 	ranges, err := planRanges(st, missing, sel.Leaves)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Ref, err)
+	}
+	f.packNeeds = map[string][]split.PackEntry{}
+	for _, r := range ranges {
+		key := r.pack.Digest.String()
+		f.packNeeds[key] = append(f.packNeeds[key], r.entries...)
+	}
+	for _, entries := range f.packNeeds {
+		slices.SortFunc(entries, func(a, b split.PackEntry) int { return int(a.Offset - b.Offset) })
 	}
 	if opts.Planned != nil {
 		var total int64
@@ -400,19 +413,30 @@ func planRanges(st *split.Stored, missing map[split.Digest]bool, order []*split.
 // puts the leaves in the cache. A registry that ignores the Range header
 // sends the whole pack, from which the range is cut.
 func (f *fetcher) fetchRange(ctx context.Context, r byteRange) error {
-	body, offset, err := f.openRange(ctx, r)
+	// A registry that ignored an earlier Range request of this pack sent
+	// the whole pack then, and its leaves are all in the cache.
+	if f.allCached(r.entries) {
+		return nil
+	}
+	body, whole, err := f.openRange(ctx, r)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
 	f.blobs.add(r.pack.Digest.String())
 
+	entries, offset := r.entries, r.start
+	if whole {
+		// The whole pack is coming: take every leaf this fetch needs from
+		// it, so the pack's other ranges need no request.
+		entries, offset = f.packNeeds[r.pack.Digest.String()], 0
+	}
 	counted := &countingReader{r: body, count: f.countBytes}
-	if _, err := io.CopyN(io.Discard, counted, r.start-offset); err != nil {
+	if _, err := io.CopyN(io.Discard, counted, entries[0].Offset-offset); err != nil {
 		return fmt.Errorf("%s: pack %s: %w", f.t.Describe(), r.pack.Digest, err)
 	}
-	pos := r.start
-	for _, e := range r.entries {
+	pos := entries[0].Offset
+	for _, e := range entries {
 		if _, err := io.CopyN(io.Discard, counted, e.Offset-pos); err != nil {
 			return fmt.Errorf("%s: pack %s: %w", f.t.Describe(), r.pack.Digest, err)
 		}
@@ -435,18 +459,15 @@ func (f *fetcher) fetchRange(ctx context.Context, r byteRange) error {
 	return nil
 }
 
-// openRange returns a reader positioned at offset within the pack.
-func (f *fetcher) openRange(ctx context.Context, r byteRange) (io.ReadCloser, int64, error) {
+// openRange returns a reader of the range, or of the whole pack (whole is
+// true) when the registry ignored the Range header.
+func (f *fetcher) openRange(ctx context.Context, r byteRange) (body io.ReadCloser, whole bool, err error) {
 	if f.t.dir != "" {
 		file, err := os.Open(filepath.Join(f.t.dir, "blobs", r.pack.Digest.Algorithm().String(), r.pack.Digest.Encoded()))
 		if err != nil {
-			return nil, 0, fmt.Errorf("%s: pack %s: %w", f.t.Describe(), r.pack.Digest, err)
+			return nil, false, fmt.Errorf("%s: pack %s: %w", f.t.Describe(), r.pack.Digest, err)
 		}
-		if _, err := file.Seek(r.start, io.SeekStart); err != nil {
-			file.Close()
-			return nil, 0, err
-		}
-		return file, r.start, nil
+		return sectionReadCloser{io.NewSectionReader(file, r.start, r.end-r.start), file}, false, nil
 	}
 
 	scheme := "https"
@@ -456,26 +477,26 @@ func (f *fetcher) openRange(ctx context.Context, r byteRange) (io.ReadCloser, in
 	url := fmt.Sprintf("%s://%s/v2/%s/blobs/%s", scheme, f.t.Ref.Registry, f.t.Ref.Repository, r.pack.Digest)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, false, err
 	}
 	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", r.start, r.end-1))
 	resp, err := f.t.repo.Client.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s: pack %s: %w", f.t.Describe(), r.pack.Digest, err)
+		return nil, false, fmt.Errorf("%s: pack %s: %w", f.t.Describe(), r.pack.Digest, err)
 	}
 	switch resp.StatusCode {
 	case http.StatusPartialContent:
 		var first, last, total int64
 		if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-%d/%d", &first, &last, &total); err != nil || first != r.start || last != r.end-1 {
 			resp.Body.Close()
-			return nil, 0, fmt.Errorf("%s: pack %s: unexpected Content-Range %q for bytes %d-%d", f.t.Describe(), r.pack.Digest, resp.Header.Get("Content-Range"), r.start, r.end-1)
+			return nil, false, fmt.Errorf("%s: pack %s: unexpected Content-Range %q for bytes %d-%d", f.t.Describe(), r.pack.Digest, resp.Header.Get("Content-Range"), r.start, r.end-1)
 		}
-		return resp.Body, r.start, nil
+		return resp.Body, false, nil
 	case http.StatusOK:
-		return resp.Body, 0, nil
+		return resp.Body, true, nil
 	default:
 		resp.Body.Close()
-		return nil, 0, fmt.Errorf("%s: pack %s: unexpected status %s", f.t.Describe(), r.pack.Digest, resp.Status)
+		return nil, false, fmt.Errorf("%s: pack %s: unexpected status %s", f.t.Describe(), r.pack.Digest, resp.Status)
 	}
 }
 
@@ -623,4 +644,27 @@ func (f *fetcher) fetchAll(ctx context.Context, desc ocispec.Descriptor) ([]byte
 		return err
 	})
 	return data, err
+}
+
+// sectionReadCloser reads a range of a file and closes the file.
+type sectionReadCloser struct {
+	*io.SectionReader
+	file *os.File
+}
+
+func (s sectionReadCloser) Close() error { return s.file.Close() }
+
+// allCached reports whether every entry is already in the cache.
+func (f *fetcher) allCached(entries []split.PackEntry) bool {
+	for _, e := range entries {
+		if !f.cache.Has(e.Digest) {
+			return false
+		}
+	}
+	for _, e := range entries {
+		if ready, ok := f.ready[e.Digest]; ok {
+			f.markReady(e.Digest, ready)
+		}
+	}
+	return true
 }
