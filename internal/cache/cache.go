@@ -1,9 +1,11 @@
 // Package cache owns the local content-addressed cache of fetched nodes,
-// leaves, pack indexes and configs. A file appears under its digest only
-// after its bytes were verified against that digest, and is written through
-// a temporary file and a rename, so a kill at any moment leaves either the
-// whole verified file or nothing. The cache is keyed by digest alone, so it
-// is shared across repositories and registries.
+// leaves, pack indexes and configs. Content enters the cache only after it
+// verified against its digest, and every file is written through a
+// temporary file and a rename, so a kill at any moment leaves either the
+// whole verified file or nothing. Nodes, pack indexes and configs are one
+// file each, named by digest; leaves are stored many to a cache pack. The
+// cache is keyed by digest alone, so it is shared across repositories and
+// registries.
 package cache
 
 import (
@@ -14,14 +16,20 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/wasmcas/wasmcas/internal/split"
 )
 
-// Cache is a directory of verified content named by digest.
+// Cache is a directory of verified content named by digest. It is safe
+// for use by several goroutines, and several processes may share the
+// directory.
 type Cache struct {
-	dir string
+	dir   string
+	mu    sync.Mutex
+	index map[split.Digest]location
+	files map[string]*os.File
 }
 
 // Open creates the cache directory if needed.
@@ -29,11 +37,17 @@ func Open(dir string) (*Cache, error) {
 	if dir == "" {
 		return nil, errors.New("cache directory is empty")
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "sha256"), 0o755); err != nil {
-		return nil, fmt.Errorf("create cache %s: %w", dir, err)
+	for _, sub := range []string{"sha256", "packs"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("create cache %s: %w", dir, err)
+		}
 	}
 	removeStaleTemporaries(dir)
-	return &Cache{dir: dir}, nil
+	c := &Cache{dir: dir, index: map[split.Digest]location{}, files: map[string]*os.File{}}
+	if err := c.loadPacks(); err != nil {
+		return nil, fmt.Errorf("read cache %s: %w", dir, err)
+	}
+	return c, nil
 }
 
 // staleAfter is the age at which Open removes a temporary file. It is long
@@ -45,6 +59,8 @@ const staleAfter = time.Hour
 // visible, but they would otherwise pile up.
 func removeStaleTemporaries(dir string) {
 	matches, _ := filepath.Glob(filepath.Join(dir, "sha256", "*", ".tmp-*"))
+	packTemporaries, _ := filepath.Glob(filepath.Join(dir, "packs", ".tmp-*"))
+	matches = append(matches, packTemporaries...)
 	for _, path := range matches {
 		if info, err := os.Stat(path); err == nil && time.Since(info.ModTime()) > staleAfter {
 			os.Remove(path)
@@ -60,8 +76,14 @@ func (c *Cache) path(d split.Digest) string {
 	return filepath.Join(c.dir, "sha256", h[:2], h)
 }
 
-// Has reports whether the cache holds d.
+// Has reports whether the cache contains d.
 func (c *Cache) Has(d split.Digest) bool {
+	c.mu.Lock()
+	_, ok := c.index[d]
+	c.mu.Unlock()
+	if ok {
+		return true
+	}
 	_, err := os.Stat(c.path(d))
 	return err == nil
 }
@@ -70,6 +92,12 @@ func (c *Cache) Has(d split.Digest) bool {
 // file damaged on disk is never served: it is removed and reported as
 // missing.
 func (c *Cache) Get(d split.Digest) ([]byte, error) {
+	c.mu.Lock()
+	loc, ok := c.index[d]
+	c.mu.Unlock()
+	if ok {
+		return c.getPacked(d, loc)
+	}
 	data, err := os.ReadFile(c.path(d))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("cache %s: %w", d, split.ErrNotFound)

@@ -101,6 +101,7 @@ func runFetch(cmd *cobra.Command, streams Streams, opts *fetchOptions) (*registr
 	if err != nil {
 		return nil, err
 	}
+	defer c.Close()
 	targetOpts, err := opts.options()
 	if err != nil {
 		return nil, err

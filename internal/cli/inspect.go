@@ -291,6 +291,7 @@ func inspectReference(cmd *cobra.Command, opts *inspectOptions) (*inspectResult,
 	if err != nil {
 		return nil, err
 	}
+	defer c.Close()
 	targetOpts, err := opts.options()
 	if err != nil {
 		return nil, err

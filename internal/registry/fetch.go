@@ -348,6 +348,8 @@ func seedCache(ctx context.Context, c *cache.Cache, path string, needed map[spli
 	}
 	defer file.Close()
 	src := split.NewBinarySource(file, file.Root)
+	var batch []cache.Entry
+	var batchBytes int
 	for d, leaf := range needed {
 		if c.Has(d) || !src.HasLeaf(d) {
 			continue
@@ -356,9 +358,17 @@ func seedCache(ctx context.Context, c *cache.Cache, path string, needed map[spli
 		if err != nil {
 			return fmt.Errorf("seed %s: %w", path, err)
 		}
-		if err := c.Put(d, data); err != nil {
-			return fmt.Errorf("seed %s: %w", path, err)
+		batch = append(batch, cache.Entry{Digest: d, Data: data})
+		batchBytes += len(data)
+		if batchBytes >= cacheBatchSize {
+			if err := c.PutMany(batch); err != nil {
+				return fmt.Errorf("seed %s: %w", path, err)
+			}
+			batch, batchBytes = batch[:0], 0
 		}
+	}
+	if err := c.PutMany(batch); err != nil {
+		return fmt.Errorf("seed %s: %w", path, err)
 	}
 	return nil
 }
@@ -436,6 +446,7 @@ func (f *fetcher) fetchRange(ctx context.Context, r byteRange) error {
 		return fmt.Errorf("%s: pack %s: %w", f.t.Describe(), r.pack.Digest, err)
 	}
 	pos := entries[0].Offset
+	batch := &cacheBatch{f: f}
 	for _, e := range entries {
 		if _, err := io.CopyN(io.Discard, counted, e.Offset-pos); err != nil {
 			return fmt.Errorf("%s: pack %s: %w", f.t.Describe(), r.pack.Digest, err)
@@ -448,14 +459,50 @@ func (f *fetcher) fetchRange(ctx context.Context, r byteRange) error {
 			return fmt.Errorf("%s: pack %s: leaf %s does not match its digest (got %s); nothing was written",
 				f.t.Describe(), r.pack.Digest, e.Digest, got)
 		}
-		if err := f.cache.Put(e.Digest, data); err != nil {
+		if err := batch.add(e.Digest, data); err != nil {
 			return err
-		}
-		if ready, ok := f.ready[e.Digest]; ok {
-			f.markReady(e.Digest, ready)
 		}
 		pos = e.Offset + e.Size
 	}
+	return batch.flush()
+}
+
+// cacheBatchSize is how many leaf bytes a fetch collects before writing
+// them to the cache as one cache pack. It bounds the memory of each range
+// download, and it is small enough that a streamed output can go on while
+// a large range still arrives.
+const cacheBatchSize = 1 << 20
+
+// cacheBatch collects verified leaves and writes them to the cache
+// together, then marks them ready for the splice.
+type cacheBatch struct {
+	f       *fetcher
+	entries []cache.Entry
+	bytes   int
+}
+
+func (b *cacheBatch) add(d split.Digest, data []byte) error {
+	b.entries = append(b.entries, cache.Entry{Digest: d, Data: data})
+	b.bytes += len(data)
+	if b.bytes >= cacheBatchSize {
+		return b.flush()
+	}
+	return nil
+}
+
+func (b *cacheBatch) flush() error {
+	if len(b.entries) == 0 {
+		return nil
+	}
+	if err := b.f.cache.PutMany(b.entries); err != nil {
+		return err
+	}
+	for _, e := range b.entries {
+		if ready, ok := b.f.ready[e.Digest]; ok {
+			b.f.markReady(e.Digest, ready)
+		}
+	}
+	b.entries, b.bytes = b.entries[:0], 0
 	return nil
 }
 

@@ -276,8 +276,14 @@ func checkCacheVerified(t *testing.T, dir string) (entries, temporary int) {
 			return nil
 		}
 		parts := strings.Split(filepath.ToSlash(relative), "/")
-		if len(parts) != 3 || parts[0] != "sha256" || len(parts[2]) != 64 || parts[1] != parts[2][:2] {
-			t.Errorf("cache contains %s, expected only sha256/xx/<64 hex digits>", relative)
+		var name string
+		switch {
+		case len(parts) == 3 && parts[0] == "sha256" && len(parts[2]) == 64 && parts[1] == parts[2][:2]:
+			name = parts[2]
+		case len(parts) == 2 && parts[0] == "packs" && len(parts[1]) == 64+len(".pack") && strings.HasSuffix(parts[1], ".pack"):
+			name = strings.TrimSuffix(parts[1], ".pack")
+		default:
+			t.Errorf("cache contains %s, expected only sha256/xx/<64 hex digits> and packs/<64 hex digits>.pack", relative)
 			return nil
 		}
 		data, err := os.ReadFile(path)
@@ -285,7 +291,7 @@ func checkCacheVerified(t *testing.T, dir string) (entries, temporary int) {
 			return err
 		}
 		sum := sha256.Sum256(data)
-		if got := hex.EncodeToString(sum[:]); got != parts[2] {
+		if got := hex.EncodeToString(sum[:]); got != name {
 			t.Errorf("cache entry %s has content with sha256 %s", relative, got)
 		}
 		entries++
@@ -293,6 +299,16 @@ func checkCacheVerified(t *testing.T, dir string) (entries, temporary int) {
 	})
 	if err != nil {
 		t.Fatalf("walk cache %s: %v", dir, err)
+	}
+
+	// Every leaf inside the cache packs must match its digest too.
+	c, err := cache.Open(dir)
+	if err != nil {
+		t.Fatalf("open cache %s: %v", dir, err)
+	}
+	defer c.Close()
+	if _, err := c.Verify(); err != nil {
+		t.Errorf("cache %s: %v", dir, err)
 	}
 	return entries, temporary
 }

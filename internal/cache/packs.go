@@ -1,0 +1,247 @@
+package cache
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/wasmcas/wasmcas/internal/split"
+)
+
+// Leaves are stored many to a file, because a component has thousands of
+// leaves and creating and opening one file per leaf costs more than moving
+// its bytes. A cache pack is the concatenation of verified leaves followed
+// by a trailer:
+//
+//	for each leaf: digest (32 bytes), size (8 bytes, big-endian)
+//	leaf count (8 bytes, big-endian)
+//	cachePackMagic (8 bytes)
+//
+// Its name is the hex SHA-256 of its content plus ".pack", and it appears
+// only through a rename once complete, so a reader never sees half a pack.
+
+// cachePackMagic ends every cache pack.
+var cachePackMagic = []byte("wcascp01")
+
+const trailerEntrySize = sha256.Size + 8
+
+// maxCachePackEntries bounds the leaf count a trailer may claim, so a
+// damaged file cannot make Open allocate an absurd index.
+const maxCachePackEntries = 1 << 24
+
+// Entry is a leaf to store.
+type Entry struct {
+	Digest split.Digest
+	Data   []byte
+}
+
+// location is where a leaf is in a cache pack.
+type location struct {
+	pack   string
+	offset int64
+	size   int64
+}
+
+func (c *Cache) packDir() string { return filepath.Join(c.dir, "packs") }
+
+// loadPacks reads the trailer of every cache pack into the index. A pack
+// whose trailer is invalid is skipped: its leaves are fetched again.
+func (c *Cache) loadPacks() error {
+	entries, err := os.ReadDir(c.packDir())
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".pack") {
+			continue
+		}
+		c.readTrailer(e.Name())
+	}
+	return nil
+}
+
+func (c *Cache) readTrailer(name string) {
+	file, err := os.Open(filepath.Join(c.packDir(), name))
+	if err != nil {
+		return
+	}
+	defer file.Close()
+	st, err := file.Stat()
+	if err != nil || st.Size() < 16 {
+		return
+	}
+	var tail [16]byte
+	if _, err := file.ReadAt(tail[:], st.Size()-16); err != nil || !bytes.Equal(tail[8:], cachePackMagic) {
+		return
+	}
+	count := binary.BigEndian.Uint64(tail[:8])
+	if count > maxCachePackEntries || int64(count)*trailerEntrySize > st.Size()-16 {
+		return
+	}
+	trailer := make([]byte, int64(count)*trailerEntrySize)
+	trailerStart := st.Size() - 16 - int64(len(trailer))
+	if _, err := file.ReadAt(trailer, trailerStart); err != nil {
+		return
+	}
+	var offset int64
+	locations := make(map[split.Digest]location, count)
+	for i := range int(count) {
+		entry := trailer[i*trailerEntrySize:]
+		var d split.Digest
+		copy(d[:], entry[:sha256.Size])
+		size := int64(binary.BigEndian.Uint64(entry[sha256.Size:trailerEntrySize]))
+		if size < 0 || offset+size > trailerStart {
+			return
+		}
+		locations[d] = location{pack: name, offset: offset, size: size}
+		offset += size
+	}
+	if offset != trailerStart {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for d, loc := range locations {
+		if _, ok := c.index[d]; !ok {
+			c.index[d] = loc
+		}
+	}
+}
+
+// PutMany verifies each entry against its digest and stores those the
+// cache lacks in one new cache pack. It stores nothing when any entry does
+// not match.
+func (c *Cache) PutMany(entries []Entry) error {
+	var content bytes.Buffer
+	var trailer []byte
+	seen := map[split.Digest]bool{}
+	for _, e := range entries {
+		if got := split.Sum(e.Data); got != e.Digest {
+			return &split.DigestError{What: "leaf", Want: e.Digest, Got: got, Size: int64(len(e.Data))}
+		}
+		if seen[e.Digest] || c.Has(e.Digest) {
+			continue
+		}
+		seen[e.Digest] = true
+		content.Write(e.Data)
+		trailer = append(trailer, e.Digest[:]...)
+		trailer = binary.BigEndian.AppendUint64(trailer, uint64(len(e.Data)))
+	}
+	if len(seen) == 0 {
+		return nil
+	}
+	trailer = binary.BigEndian.AppendUint64(trailer, uint64(len(seen)))
+	trailer = append(trailer, cachePackMagic...)
+
+	sum := sha256.New()
+	sum.Write(content.Bytes())
+	sum.Write(trailer)
+	name := hex.EncodeToString(sum.Sum(nil)) + ".pack"
+
+	tmp, err := os.CreateTemp(c.packDir(), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("cache %s: %w", c.dir, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(content.Bytes()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("cache %s: %w", c.dir, err)
+	}
+	if _, err := tmp.Write(trailer); err != nil {
+		tmp.Close()
+		return fmt.Errorf("cache %s: %w", c.dir, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("cache %s: %w", c.dir, err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(c.packDir(), name)); err != nil {
+		return fmt.Errorf("cache %s: %w", c.dir, err)
+	}
+	c.readTrailer(name)
+	return nil
+}
+
+// getPacked reads a leaf from its cache pack and checks it again.
+func (c *Cache) getPacked(d split.Digest, loc location) ([]byte, error) {
+	file, err := c.openPack(loc.pack)
+	if err != nil {
+		return nil, err
+	}
+	data := make([]byte, loc.size)
+	if _, err := file.ReadAt(data, loc.offset); err != nil && !(errors.Is(err, io.EOF) && int64(len(data)) == loc.size) {
+		return nil, fmt.Errorf("cache %s: read %s: %w", c.dir, loc.pack, err)
+	}
+	if split.Sum(data) != d {
+		c.dropPack(loc.pack)
+		return nil, fmt.Errorf("cache %s: leaf %s: damaged cache pack %s removed: %w", c.dir, d, loc.pack, split.ErrNotFound)
+	}
+	return data, nil
+}
+
+// openPack returns an open handle of a cache pack, kept for later reads.
+func (c *Cache) openPack(name string) (*os.File, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if file, ok := c.files[name]; ok {
+		return file, nil
+	}
+	file, err := os.Open(filepath.Join(c.packDir(), name))
+	if err != nil {
+		return nil, fmt.Errorf("cache %s: %w", c.dir, err)
+	}
+	c.files[name] = file
+	return file, nil
+}
+
+// dropPack removes a damaged cache pack and its leaves from the index.
+func (c *Cache) dropPack(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for d, loc := range c.index {
+		if loc.pack == name {
+			delete(c.index, d)
+		}
+	}
+	if file, ok := c.files[name]; ok {
+		file.Close()
+		delete(c.files, name)
+	}
+	os.Remove(filepath.Join(c.packDir(), name))
+}
+
+// Close closes the cache packs opened for reading.
+func (c *Cache) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for name, file := range c.files {
+		errs = append(errs, file.Close())
+		delete(c.files, name)
+	}
+	return errors.Join(errs...)
+}
+
+// Verify reads every leaf in the cache packs and checks it against its
+// digest, removing damaged packs. It returns the number of leaves checked.
+func (c *Cache) Verify() (int, error) {
+	c.mu.Lock()
+	index := make(map[split.Digest]location, len(c.index))
+	for d, loc := range c.index {
+		index[d] = loc
+	}
+	c.mu.Unlock()
+	var errs []error
+	for d, loc := range index {
+		if _, err := c.getPacked(d, loc); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return len(index), errors.Join(errs...)
+}
