@@ -202,3 +202,29 @@ func TestRepackedLeavesKeepOldPackReferences(t *testing.T) {
 		t.Error("splice of c differs from A")
 	}
 }
+
+func TestSameFileSameManifestUnderAnotherTag(t *testing.T) {
+	ctx := context.Background()
+	corpus := testutil.Corpus(t)
+	dir := t.TempDir()
+	v1, err := OpenFile(ctx, filepath.Join(corpus, "pairs", "go-hello-v1.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v1.Close()
+	v2, err := OpenFile(ctx, filepath.Join(corpus, "pairs", "go-hello-v2.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v2.Close()
+
+	writeLayout(t, v1, dir, "1.0.0")
+	first, _ := writeLayout(t, v2, dir, "2.0.0")
+	second, stats := writeLayout(t, v2, dir, "2.0.1")
+	if first.Descriptor.Digest != second.Descriptor.Digest {
+		t.Errorf("manifest %s under 2.0.0 and %s under 2.0.1", first.Descriptor.Digest, second.Descriptor.Digest)
+	}
+	if stats.BlobsUploaded != 0 {
+		t.Errorf("the second tag wrote %d blobs", stats.BlobsUploaded)
+	}
+}

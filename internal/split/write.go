@@ -10,6 +10,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
@@ -243,8 +244,9 @@ func NewPlan(root *Node, src io.ReaderAt, fileDigest Digest, ex *Existing, wit j
 	for _, n := range nodes {
 		p.Blobs = append(p.Blobs, &Blob{Descriptor: nodeDescriptor(n), Data: n.Encoded})
 	}
+	var packs []*Blob
 	for _, pd := range referencedOrder {
-		p.Blobs = append(p.Blobs,
+		packs = append(packs,
 			&Blob{Descriptor: ex.Indexes[pd], Existing: true},
 			&Blob{Descriptor: ex.Packs[pd], Existing: true})
 	}
@@ -253,8 +255,9 @@ func NewPlan(root *Node, src io.ReaderAt, fileDigest Digest, ex *Existing, wit j
 		if err != nil {
 			return nil, err
 		}
-		p.Blobs = append(p.Blobs, blobs...)
+		packs = append(packs, blobs...)
 	}
+	p.Blobs = append(p.Blobs, sortPacks(packs)...)
 	if len(p.Blobs) > MaxBlobs {
 		return nil, fmt.Errorf("artifact needs %d blobs, more than the limit of %d", len(p.Blobs), MaxBlobs)
 	}
@@ -488,4 +491,22 @@ func isRetryablePush(err error) bool {
 		return resp.StatusCode >= 500 || resp.StatusCode == 429
 	}
 	return false
+}
+
+// sortPacks orders (pack index, pack) pairs by pack digest, so that the
+// same content published again, under another tag or after other versions,
+// gives the same manifest whether its packs are new or referenced.
+func sortPacks(blobs []*Blob) []*Blob {
+	pairs := make([][2]*Blob, 0, len(blobs)/2)
+	for i := 0; i+1 < len(blobs); i += 2 {
+		pairs = append(pairs, [2]*Blob{blobs[i], blobs[i+1]})
+	}
+	slices.SortFunc(pairs, func(a, b [2]*Blob) int {
+		return strings.Compare(a[1].Descriptor.Digest.String(), b[1].Descriptor.Digest.String())
+	})
+	sorted := make([]*Blob, 0, len(blobs))
+	for _, pair := range pairs {
+		sorted = append(sorted, pair[0], pair[1])
+	}
+	return sorted
 }
