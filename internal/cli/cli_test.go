@@ -202,16 +202,34 @@ func TestConfigFileAndEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, errOut, code := run(t, "--config", config, "fetch", "acme/none:1", "-o", filepath.Join(dir, "out"), "--store-dir", dir, "--cache-dir", dir)
-	if code == 0 || !strings.Contains(errOut, "--concurrency 0") {
+	if code == 0 || !strings.Contains(errOut, "invalid concurrency in config file "+config+": 0 is not between 1 and 256") {
 		t.Errorf("config concurrency 0: status %d, stderr %q", code, errOut)
 	}
 	t.Setenv("WASMCAS_CONCURRENCY", "300")
 	_, errOut, _ = run(t, "--config", config, "fetch", "acme/none:1", "-o", filepath.Join(dir, "out"), "--store-dir", dir, "--cache-dir", dir)
-	if !strings.Contains(errOut, "--concurrency 300") {
+	if !strings.Contains(errOut, "invalid concurrency in WASMCAS_CONCURRENCY: 300") {
 		t.Errorf("environment should win over the config file: stderr %q", errOut)
 	}
 	_, errOut, _ = run(t, "--config", config, "fetch", "acme/none:1", "-o", filepath.Join(dir, "out"), "--store-dir", dir, "--cache-dir", dir, "--concurrency", "4")
 	if !strings.Contains(errOut, "not found") {
 		t.Errorf("flag should win over the environment: stderr %q", errOut)
+	}
+}
+
+func TestConfigErrorsNameTheirSource(t *testing.T) {
+	dir := t.TempDir()
+	config := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(config, []byte("concurency: 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, _ := run(t, "--config", config, "digest", filepath.Join("..", "..", "testdata", "padded-leb.wasm"))
+	if !strings.Contains(errOut, `unknown key "concurency" in config file `+config) {
+		t.Errorf("a misspelt key gave stderr %q, want a warning naming it", errOut)
+	}
+
+	t.Setenv("WASMCAS_CONCURRENCY", "lots")
+	_, errOut, code := run(t, "fetch", "acme/none:1", "-o", filepath.Join(dir, "out"), "--store-dir", dir, "--cache-dir", dir)
+	if code == 0 || !strings.Contains(errOut, `invalid concurrency "lots" in WASMCAS_CONCURRENCY`) || strings.Contains(errOut, "strconv") {
+		t.Errorf("status %d, stderr %q; want an error naming WASMCAS_CONCURRENCY without Go internals", code, errOut)
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -39,7 +40,7 @@ that already holds the binary OLD. new_bytes counts every blob that would be
 sent (new packs and their indexes, nodes, and the config); only the OCI
 manifest is left out. shared_bytes counts the bytes of NEW's leaves that OLD
 already stores.`,
-		Args: cobra.ExactArgs(2),
+		Args: exactArgs("OLD", "NEW"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.old, opts.new = args[0], args[1]
 			res, err := runDiff(cmd, opts)
@@ -63,6 +64,11 @@ already stores.`,
 
 func runDiff(cmd *cobra.Command, opts *diffOptions) (*diffResult, error) {
 	ctx := cmd.Context()
+	for _, path := range []string{opts.old, opts.new} {
+		if st, err := os.Stat(path); err == nil && st.IsDir() {
+			return nil, fmt.Errorf("%s is a directory: diff compares two binaries (.wasm files)", path)
+		}
+	}
 	oldFile, err := split.OpenFile(ctx, opts.old)
 	if err != nil {
 		return nil, err

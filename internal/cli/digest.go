@@ -22,7 +22,7 @@ func newDigestCommand(streams Streams) *cobra.Command {
 		Long: `Print the root digest of a WebAssembly binary, or of the artifact in an OCI
 image layout written by "wasmcas split". A file and its layout print the same
 digest. For a layout, every node of the tree is verified first.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("FILE|DIR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.path = args[0]
 			d, err := runDigest(cmd, opts)
@@ -48,7 +48,7 @@ func runDigest(cmd *cobra.Command, opts *digestOptions) (split.Digest, error) {
 		return root.Digest, nil
 	}
 	if st, err := os.Stat(opts.path); err == nil && st.IsDir() {
-		return split.Digest{}, fmt.Errorf("%s: a directory but not an OCI image layout", opts.path)
+		return split.Digest{}, fmt.Errorf("%s is a directory but not an OCI image layout (it has no oci-layout file)", opts.path)
 	}
 	return split.DigestFile(ctx, opts.path)
 }

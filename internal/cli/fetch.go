@@ -45,7 +45,7 @@ later parts are still downloading.`,
   wasmcas fetch acme/app:2.0.0 -o app.wasm --seed app-1.0.0.wasm
   wasmcas fetch ghcr.io/acme/app:1.0.0 -o app.wasm --digest sha256:... --json
   wasmcas fetch acme/app:1.0.0 --strip-debug -o - | wasmtime run -`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("REF"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ref = args[0]
 			res, err := runFetch(cmd, streams, opts)
@@ -73,12 +73,14 @@ later parts are still downloading.`,
 	cmd.Flags().StringVar(&opts.digest, "digest", "", "root digest the artifact must have (sha256:...)")
 	cmd.Flags().StringArrayVar(&opts.seeds, "seed", nil, "binary on disk whose parts are used before downloading (repeatable)")
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print the result as one JSON object on stdout")
-	_ = cmd.MarkFlagRequired("output")
 	return cmd
 }
 
 func runFetch(cmd *cobra.Command, streams Streams, opts *fetchOptions) (*registry.FetchResult, error) {
-	if err := opts.validate(); err != nil {
+	if err := opts.validate(cmd); err != nil {
+		return nil, err
+	}
+	if err := requireOutput(opts.output, true); err != nil {
 		return nil, err
 	}
 	filter, err := opts.filter()

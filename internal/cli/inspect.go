@@ -82,7 +82,7 @@ For a reference, only the manifest, config, pack indexes and nodes are
 downloaded, never a leaf. inspect then also prints how many bytes a fetch,
 and a fetch with --strip-debug, would download given the local cache, and
 the imports and exports if the publisher recorded them (publish --wit).`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("FILE|DIR|REF"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.path = args[0]
 			res, err := runInspect(cmd, opts)
@@ -124,14 +124,16 @@ func runInspect(cmd *cobra.Command, opts *inspectOptions) (*inspectResult, error
 			if err := json.Unmarshal(st.Config.WIT, res.WIT); err != nil {
 				return nil, fmt.Errorf("layout %s: config %s: invalid wit: %w", opts.path, st.Manifest.Config.Digest, err)
 			}
-		} else if opts.wit {
+		} else if opts.wit && tree.Kind == wasmbin.KindComponent {
 			if res.WIT, err = layoutWIT(cmd, opts); err != nil {
 				return nil, err
 			}
+		} else if opts.wit && cmd.Flags().Changed("wit") {
+			return nil, fmt.Errorf("%s: --wit needs a component, and this is a core module", opts.path)
 		}
 	} else {
 		if st, err := os.Stat(opts.path); err == nil && st.IsDir() {
-			return nil, fmt.Errorf("%s: a directory but not an OCI image layout", opts.path)
+			return nil, fmt.Errorf("%s is a directory but not an OCI image layout (it has no oci-layout file)", opts.path)
 		}
 		file, err := split.OpenFile(ctx, opts.path)
 		if err != nil {
@@ -141,8 +143,15 @@ func runInspect(cmd *cobra.Command, opts *inspectOptions) (*inspectResult, error
 		root = file.Root
 		res.FileDigest = file.FileDigest.String()
 		if opts.wit {
-			if res.WIT, err = componentWIT(root, opts.path); err != nil {
+			raw, err := witinfo.ForBinary(opts.path, root.Kind, cmd.Flags().Changed("wit"))
+			if err != nil {
 				return nil, err
+			}
+			if raw != nil {
+				res.WIT = &witinfo.World{}
+				if err := json.Unmarshal(raw, res.WIT); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -153,14 +162,6 @@ func runInspect(cmd *cobra.Command, opts *inspectOptions) (*inspectResult, error
 	seen := map[split.Digest]bool{}
 	res.Tree = describeNode("/", root, 0, res, seen)
 	return res, nil
-}
-
-// componentWIT decodes the WIT world of a component file.
-func componentWIT(root *split.Node, path string) (*witinfo.World, error) {
-	if root.Kind != wasmbin.KindComponent {
-		return nil, fmt.Errorf("%s: --wit needs a component, and this is a core module", path)
-	}
-	return witinfo.Load(path)
 }
 
 // layoutWIT splices a layout's artifact into a temporary file and decodes
@@ -215,7 +216,8 @@ func printInspect(w io.Writer, res *inspectResult) error {
 	if res.Reference != "" {
 		fmt.Fprintf(&b, "%s, manifest %s\n", res.Reference, res.ManifestDigest)
 	}
-	fmt.Fprintf(&b, "%s %s, %d bytes, %d nodes, %d distinct leaves (%d bytes)\n", res.Kind, res.Digest, res.Size, res.Nodes, res.Leaves, res.LeafBytes)
+	fmt.Fprintf(&b, "%s %s, %d bytes, %s, %s (%d bytes)\n", res.Kind, res.Digest, res.Size,
+		plural(res.Nodes, "node", "nodes"), plural(res.Leaves, "distinct leaf", "distinct leaves"), res.LeafBytes)
 	if res.FetchBytes != nil {
 		fmt.Fprintf(&b, "a fetch would download %d bytes, or %d with --strip-debug, given the cache (inspect downloaded %d)\n",
 			*res.FetchBytes, *res.StripDebugBytes, *res.BytesDownloaded)
@@ -245,10 +247,7 @@ func printNode(b *strings.Builder, n *inspectNode, depth int) {
 		if s.Name != "" || s.ID == wasmbin.SectionCustom {
 			label = fmt.Sprintf("%s %q", s.Section, s.Name)
 		}
-		storage := fmt.Sprintf("%d leaves", len(s.Leaves))
-		if len(s.Leaves) == 1 {
-			storage = "1 leaf"
-		}
+		storage := plural(len(s.Leaves), "leaf", "leaves")
 		switch {
 		case s.Child != nil:
 			storage = "node " + s.Child.Path
@@ -280,7 +279,7 @@ func sectionName(kind wasmbin.Kind, id byte) string {
 // inspectReference inspects a published artifact without downloading any
 // leaf.
 func inspectReference(cmd *cobra.Command, opts *inspectOptions) (*inspectResult, error) {
-	if err := opts.validate(); err != nil {
+	if err := opts.validate(cmd); err != nil {
 		return nil, err
 	}
 	ref, err := registry.ParseReference(opts.path)
@@ -324,4 +323,12 @@ func inspectReference(cmd *cobra.Command, opts *inspectOptions) (*inspectResult,
 	}
 	res.Tree = describeNode("/", in.Root, 0, res, map[split.Digest]bool{})
 	return res, nil
+}
+
+// plural returns "1 leaf" or "2 leaves".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

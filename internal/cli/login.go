@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -33,7 +34,7 @@ config file or its credential helper, where docker, oras and wasmcas all find
 them. The password is read from stdin with --password-stdin, or prompted for
 on a terminal; it is never printed.`,
 		Example: `  echo "$TOKEN" | wasmcas login ghcr.io -u USER --password-stdin`,
-		Args:    cobra.ExactArgs(1),
+		Args:    exactArgs("HOST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.host = args[0]
 			return runLogin(cmd, streams, opts)
@@ -42,16 +43,21 @@ on a terminal; it is never printed.`,
 	cmd.Flags().StringVarP(&opts.username, "username", "u", "", "user name (required)")
 	cmd.Flags().BoolVar(&opts.passwordStdin, "password-stdin", false, "read the password or token from stdin")
 	cmd.Flags().BoolVar(&opts.plainHTTP, "plain-http", false, "use plain HTTP for a registry that is not on loopback")
-	_ = cmd.MarkFlagRequired("username")
 	return cmd
 }
 
 func runLogin(cmd *cobra.Command, streams Streams, opts *loginOptions) error {
+	if opts.username == "" {
+		return errors.New("missing -u/--username")
+	}
 	var password string
 	switch {
 	case opts.passwordStdin:
 		line, err := bufio.NewReader(streams.In).ReadString('\n')
 		if err != nil && line == "" {
+			if errors.Is(err, io.EOF) {
+				return errors.New("no password on stdin: pipe the password or token into --password-stdin")
+			}
 			return fmt.Errorf("read password from stdin: %w", err)
 		}
 		password = strings.TrimRight(line, "\r\n")
@@ -93,11 +99,15 @@ func newLogoutCommand(streams Streams) *cobra.Command {
 	return &cobra.Command{
 		Use:   "logout HOST",
 		Short: "Remove the stored credentials of a registry",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs("HOST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := credentials.NewStoreFromDocker(credentials.StoreOptions{})
 			if err != nil {
 				return fmt.Errorf("open Docker credentials: %w", err)
+			}
+			if cred, err := store.Get(cmd.Context(), args[0]); err == nil && cred == auth.EmptyCredential {
+				_, err = fmt.Fprintf(streams.Out, "Not logged in to %s\n", args[0])
+				return err
 			}
 			if err := credentials.Logout(cmd.Context(), store, args[0]); err != nil {
 				return fmt.Errorf("logout from %s failed: %w", args[0], err)

@@ -31,7 +31,7 @@ are spoken to over plain HTTP; credentials come from the Docker config file
 and its credential helpers (see "wasmcas login").`,
 		Example: `  wasmcas publish app.wasm localhost:5000/acme/app:1.0.0
   wasmcas publish app.wasm acme/app:1.0.0 --json`,
-		Args: cobra.ExactArgs(2),
+		Args: exactArgs("FILE", "REF"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.file, opts.ref = args[0], args[1]
 			res, err := runPublish(cmd, streams, opts)
@@ -53,7 +53,7 @@ and its credential helpers (see "wasmcas login").`,
 }
 
 func runPublish(cmd *cobra.Command, streams Streams, opts *publishOptions) (*registry.PublishResult, error) {
-	if err := opts.validate(); err != nil {
+	if err := opts.validate(cmd); err != nil {
 		return nil, err
 	}
 	ref, err := registry.ParseReference(opts.ref)
@@ -72,7 +72,7 @@ func runPublish(cmd *cobra.Command, streams Streams, opts *publishOptions) (*reg
 		return nil, err
 	}
 
-	publishOpts := registry.PublishOptions{Concurrency: opts.concurrency, WIT: opts.wit}
+	publishOpts := registry.PublishOptions{Concurrency: opts.concurrency, WIT: opts.wit, WITRequired: cmd.Flags().Changed("wit")}
 	if showProgress(opts.progress, opts.json, streams.ErrOut) {
 		var bar *progressbar.ProgressBar
 		var mu sync.Mutex

@@ -23,18 +23,19 @@ type remoteFlags struct {
 func (f *remoteFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.storeDir, "store-dir", "", "embedded store for references without a registry host (default $XDG_DATA_HOME/wasmcas/store)")
 	cmd.Flags().BoolVar(&f.plainHTTP, "plain-http", false, "use plain HTTP for a registry that is not on loopback")
-	cmd.Flags().IntVar(&f.concurrency, "concurrency", 8, "maximum number of parallel requests")
+	cmd.Flags().IntVar(&f.concurrency, "concurrency", 8, "maximum number of parallel requests, 1 to 256")
 	cmd.Flags().StringVar(&f.progress, "progress", "auto", "progress bars on stderr: auto (when stderr is a terminal), always or never")
+	_ = cmd.RegisterFlagCompletionFunc("progress", cobra.FixedCompletions([]string{"auto", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
-func (f *remoteFlags) validate() error {
+func (f *remoteFlags) validate(cmd *cobra.Command) error {
 	if f.concurrency < 1 || f.concurrency > 256 {
-		return fmt.Errorf("invalid --concurrency %d: expected 1 to 256", f.concurrency)
+		return fmt.Errorf("invalid %s: %d is not between 1 and 256", flagSource(cmd, "concurrency"), f.concurrency)
 	}
 	switch f.progress {
 	case "auto", "always", "never":
 	default:
-		return fmt.Errorf("invalid --progress %q: expected auto, always or never", f.progress)
+		return fmt.Errorf("invalid %s: %q is not auto, always or never", flagSource(cmd, "progress"), f.progress)
 	}
 	return nil
 }

@@ -35,6 +35,13 @@ func Run(ctx context.Context, args []string, streams Streams) int {
 	cmd := NewRootCommand(streams)
 	cmd.SetArgs(args)
 	if err := cmd.ExecuteContext(ctx); err != nil {
+		if ctx.Err() != nil {
+			// A signal cancelled the work: say so rather than naming the
+			// request it happened to interrupt, and exit as shells expect
+			// after SIGINT.
+			fmt.Fprintln(streams.ErrOut, "wasmcas: interrupted")
+			return 130
+		}
 		fmt.Fprintf(streams.ErrOut, "wasmcas: %s\n", oneLine(err.Error()))
 		var exit *exitError
 		if errors.As(err, &exit) {
@@ -81,6 +88,8 @@ wins over the config file.`,
 			return loadConfig(v, configFile, cmd)
 		},
 	}
+	root.Version = versionString()
+	root.SetVersionTemplate("wasmcas {{.Version}}\n")
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
@@ -102,8 +111,13 @@ wins over the config file.`,
 	return root
 }
 
+// sourceAnnotation is the flag annotation that records where a value set
+// outside the command line came from, so errors can name it.
+const sourceAnnotation = "wasmcas-source"
+
 // loadConfig reads the config file and the environment into v and applies
 // their values to every flag of cmd that was not set on the command line.
+// Keys of the config file that no command has are reported on stderr.
 func loadConfig(v *viper.Viper, configFile string, cmd *cobra.Command) error {
 	v.SetEnvPrefix(envPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
@@ -122,6 +136,12 @@ func loadConfig(v *viper.Viper, configFile string, cmd *cobra.Command) error {
 		if err := v.ReadInConfig(); err != nil {
 			return fmt.Errorf("read config file %s: %w", configFile, err)
 		}
+		known := allFlagNames(cmd.Root())
+		for _, key := range v.AllKeys() {
+			if !known[key] {
+				fmt.Fprintf(cmd.ErrOrStderr(), "wasmcas: warning: unknown key %q in config file %s\n", key, configFile)
+			}
+		}
 	}
 
 	var applyErr error
@@ -132,22 +152,60 @@ func loadConfig(v *viper.Viper, configFile string, cmd *cobra.Command) error {
 		if !v.IsSet(f.Name) {
 			return
 		}
-		value := v.Get(f.Name)
-		var text string
-		switch value := value.(type) {
+		source := "config file " + configFile
+		if env := envName(f.Name); os.Getenv(env) != "" {
+			source = env
+		}
+		var values []string
+		switch value := v.Get(f.Name).(type) {
 		case []any:
 			for _, item := range value {
-				if err := f.Value.Set(fmt.Sprint(item)); err != nil {
-					applyErr = fmt.Errorf("option %s: %w", f.Name, err)
-				}
+				values = append(values, fmt.Sprint(item))
 			}
-			return
 		default:
-			text = fmt.Sprint(value)
+			values = []string{fmt.Sprint(value)}
 		}
-		if err := f.Value.Set(text); err != nil {
-			applyErr = fmt.Errorf("option %s=%q from the config file or environment: %w", f.Name, text, err)
+		for _, text := range values {
+			if err := f.Value.Set(text); err != nil {
+				applyErr = fmt.Errorf("invalid %s %q in %s: expected a value of type %s", f.Name, text, source, f.Value.Type())
+				return
+			}
 		}
+		if f.Annotations == nil {
+			f.Annotations = map[string][]string{}
+		}
+		f.Annotations[sourceAnnotation] = []string{source}
 	})
 	return applyErr
+}
+
+// envName returns the environment variable that sets a flag.
+func envName(flag string) string {
+	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// flagSource names where a flag's value came from: "--name" on the command
+// line, or the environment variable or config file that set it.
+func flagSource(cmd *cobra.Command, name string) string {
+	if f := cmd.Flags().Lookup(name); f != nil {
+		if source := f.Annotations[sourceAnnotation]; len(source) > 0 {
+			return name + " in " + source[0]
+		}
+	}
+	return "--" + name
+}
+
+// allFlagNames returns the names of every flag of every command.
+func allFlagNames(root *cobra.Command) map[string]bool {
+	names := map[string]bool{}
+	var visit func(c *cobra.Command)
+	visit = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) { names[f.Name] = true })
+		c.PersistentFlags().VisitAll(func(f *pflag.Flag) { names[f.Name] = true })
+		for _, child := range c.Commands() {
+			visit(child)
+		}
+	}
+	visit(root)
+	return names
 }

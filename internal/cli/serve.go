@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"log/slog"
 
 	"github.com/spf13/cobra"
@@ -24,12 +25,14 @@ authentication and no TLS: bind it to loopback or put it behind a proxy that
 adds both. It stops cleanly on SIGINT and SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.root == "" {
+				return errors.New("missing --root: the directory that stores the registry's content")
+			}
 			logger := slog.New(slog.NewTextHandler(streams.ErrOut, nil))
 			return serve.Run(cmd.Context(), serve.Config{Addr: opts.addr, Root: opts.root, Logger: logger})
 		},
 	}
 	cmd.Flags().StringVar(&opts.addr, "addr", serve.DefaultAddr, "address to listen on")
 	cmd.Flags().StringVar(&opts.root, "root", "", "directory that stores the registry's content (required)")
-	_ = cmd.MarkFlagRequired("root")
 	return cmd
 }

@@ -31,7 +31,7 @@ stderr with a non-zero exit status.
 
 --strip-debug, --skip-custom, --keep-custom and --select write part of the
 binary, as fetch does.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("DIR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.dir = args[0]
 			opts.out = streams.Out
@@ -41,12 +41,14 @@ binary, as fetch does.`,
 	opts.partialFlags.register(cmd)
 	cmd.Flags().StringVarP(&opts.output, "output", "o", "", "file to write, or - for stdout (required)")
 	cmd.Flags().StringVar(&opts.tag, "tag", "", "tag of the artifact in a layout that holds several")
-	_ = cmd.MarkFlagRequired("output")
 	return cmd
 }
 
 func runSplice(cmd *cobra.Command, opts *spliceOptions) error {
 	ctx := cmd.Context()
+	if err := requireOutput(opts.output, true); err != nil {
+		return err
+	}
 	filter, err := opts.filter()
 	if err != nil {
 		return err

@@ -44,7 +44,7 @@ When DIR already holds artifacts, only the leaves they lack are packed; the
 rest are referenced from their packs, as a publish to a registry would do.`,
 		Example: `  wasmcas split testdata/hello-go.wasm -o /tmp/hello
   wasmcas split app-v2.wasm -o layout --tag 2.0.0`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.file = args[0]
 			res, err := runSplit(cmd, opts)
@@ -63,14 +63,16 @@ rest are referenced from their packs, as a publish to a registry would do.`,
 	cmd.Flags().StringVar(&opts.tag, "tag", defaultTag, "tag of the artifact in the layout")
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print the result as one JSON object")
 	cmd.Flags().BoolVar(&opts.wit, "wit", false, "record the component's WIT imports and exports in the config (slow: decodes WIT)")
-	_ = cmd.MarkFlagRequired("output")
 	return cmd
 }
 
 func runSplit(cmd *cobra.Command, opts *splitOptions) (*splitResult, error) {
 	ctx := cmd.Context()
-	if opts.tag == "" {
-		return nil, fmt.Errorf("invalid --tag: empty")
+	if opts.output == "" {
+		return nil, fmt.Errorf("missing -o/--output: the layout directory to write")
+	}
+	if err := validateTag(opts.tag); err != nil {
+		return nil, err
 	}
 	file, err := split.OpenFile(ctx, opts.file)
 	if err != nil {
@@ -80,11 +82,7 @@ func runSplit(cmd *cobra.Command, opts *splitOptions) (*splitResult, error) {
 
 	var wit json.RawMessage
 	if opts.wit {
-		world, err := witinfo.Load(opts.file)
-		if err != nil {
-			return nil, err
-		}
-		if wit, err = json.Marshal(world); err != nil {
+		if wit, err = witinfo.ForBinary(opts.file, file.Root.Kind, cmd.Flags().Changed("wit")); err != nil {
 			return nil, err
 		}
 	}

@@ -344,7 +344,7 @@ func neededLeaves(root *split.Node) map[split.Digest]*split.Leaf {
 func seedCache(ctx context.Context, c *cache.Cache, path string, needed map[split.Digest]*split.Leaf) error {
 	file, err := split.OpenFile(ctx, path)
 	if err != nil {
-		return fmt.Errorf("seed %w", err)
+		return fmt.Errorf("--seed %w", err)
 	}
 	defer file.Close()
 	src := split.NewBinarySource(file, file.Root)
@@ -356,19 +356,19 @@ func seedCache(ctx context.Context, c *cache.Cache, path string, needed map[spli
 		}
 		data, err := split.ReadLeaf(ctx, src, leaf)
 		if err != nil {
-			return fmt.Errorf("seed %s: %w", path, err)
+			return fmt.Errorf("--seed %s: %w", path, err)
 		}
 		batch = append(batch, cache.Entry{Digest: d, Data: data})
 		batchBytes += len(data)
 		if batchBytes >= cacheBatchSize {
 			if err := c.PutMany(batch); err != nil {
-				return fmt.Errorf("seed %s: %w", path, err)
+				return fmt.Errorf("--seed %s: %w", path, err)
 			}
 			batch, batchBytes = batch[:0], 0
 		}
 	}
 	if err := c.PutMany(batch); err != nil {
-		return fmt.Errorf("seed %s: %w", path, err)
+		return fmt.Errorf("--seed %s: %w", path, err)
 	}
 	return nil
 }
@@ -613,7 +613,7 @@ func (f *fetcher) markReady(d split.Digest, ready chan struct{}) {
 func openArtifact(ctx context.Context, t *Target, c *cache.Cache, pinned string, retry transfer.RetryPolicy, selectPath string) (*fetcher, *split.Stored, *split.Node, *split.Node, error) {
 	desc, err := t.Resolve(ctx, t.Ref.Reference())
 	if err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("%s: resolve: %w", t.Ref, err)
+		return nil, nil, nil, nil, explain(t, "resolve", err)
 	}
 	if desc.MediaType != ocispec.MediaTypeImageManifest {
 		return nil, nil, nil, nil, fmt.Errorf("%s: %s is a %s, not an image manifest", t.Ref, desc.Digest, desc.MediaType)
@@ -625,7 +625,14 @@ func openArtifact(ctx context.Context, t *Target, c *cache.Cache, pinned string,
 	}
 	f.st = st
 	if pinned != "" && pinned != st.Root.String() {
-		return nil, nil, nil, nil, fmt.Errorf("%s: root digest is %s, but --digest pins %s", t.Ref, st.Root, pinned)
+		hint := ""
+		switch pinned {
+		case st.FileDigest.String():
+			hint = "; that is the whole-file SHA-256, and --digest takes the root digest that publish and inspect print"
+		case desc.Digest.String():
+			hint = "; that is the manifest digest, and --digest takes the root digest that publish and inspect print"
+		}
+		return nil, nil, nil, nil, fmt.Errorf("%s: root digest is %s, but --digest pins %s%s", t.Ref, st.Root, pinned, hint)
 	}
 	root, selected, err := split.LoadPath(ctx, f, st.Root, selectPath)
 	if err != nil {

@@ -14,8 +14,11 @@ import (
 // PublishOptions tune Publish.
 type PublishOptions struct {
 	Concurrency int
-	// WIT records the component's imports and exports in the config.
-	WIT bool
+	// WIT records the component's imports and exports in the config. A core
+	// module has none: it is an error when WITRequired is set (the user asked
+	// on the command line) and skipped otherwise (the config file asked).
+	WIT         bool
+	WITRequired bool
 	// Progress is called after each blob, from several goroutines.
 	Progress func(desc ocispec.Descriptor, uploaded bool)
 	// Planned is called once the plan is known, with its blob count and
@@ -49,18 +52,14 @@ func Publish(ctx context.Context, path string, t *Target, opts PublishOptions) (
 
 	var wit json.RawMessage
 	if opts.WIT {
-		world, err := witinfo.Load(path)
-		if err != nil {
-			return nil, err
-		}
-		if wit, err = json.Marshal(world); err != nil {
+		if wit, err = witinfo.ForBinary(path, file.Root.Kind, opts.WITRequired); err != nil {
 			return nil, err
 		}
 	}
 
 	existing, err := split.LoadExisting(ctx, t, t.Ref.Tag)
 	if err != nil && !isNotFound(err) {
-		return nil, fmt.Errorf("%s: read existing artifacts: %w", t.Ref, err)
+		return nil, explain(t, "read existing artifacts", err)
 	}
 	if existing == nil {
 		existing = split.NewExisting()

@@ -59,7 +59,7 @@ func ParseReference(s string) (Reference, error) {
 	if isHost {
 		parsed, err := registry.ParseReference(s)
 		if err != nil {
-			return Reference{}, fmt.Errorf("invalid reference %q: %w", s, err)
+			return Reference{}, referenceError(s, strings.SplitN(s, "/", 2)[1])
 		}
 		ref := Reference{Registry: parsed.Registry, Repository: parsed.Repository}
 		if err := parsed.ValidateReferenceAsDigest(); err == nil {
@@ -77,7 +77,7 @@ func ParseReference(s string) (Reference, error) {
 	// placeholder host.
 	parsed, err := registry.ParseReference("localhost/" + s)
 	if err != nil {
-		return Reference{}, fmt.Errorf("invalid reference %q: %w", s, err)
+		return Reference{}, referenceError(s, s)
 	}
 	ref := Reference{Local: true, Repository: parsed.Repository}
 	if err := parsed.ValidateReferenceAsDigest(); err == nil {
@@ -106,4 +106,20 @@ func IsLoopback(hostport string) bool {
 	}
 	ip := net.ParseIP(strings.Trim(host, "[]"))
 	return ip != nil && ip.IsLoopback()
+}
+
+// referenceError explains why s is not a valid reference; rest is s
+// without its registry host.
+func referenceError(s, rest string) error {
+	repository, _, _ := strings.Cut(rest, "@")
+	if i := strings.LastIndex(repository, ":"); i >= 0 {
+		repository = repository[:i]
+	}
+	switch {
+	case repository == "":
+		return fmt.Errorf("invalid reference %q: missing repository after the registry host", s)
+	case strings.ToLower(repository) != repository:
+		return fmt.Errorf("invalid reference %q: repository names must be lowercase", s)
+	}
+	return fmt.Errorf("invalid reference %q: expected HOST[:PORT]/REPOSITORY[:TAG][@DIGEST], or REPOSITORY[:TAG] for the embedded store, where a repository is lowercase letters, digits and . _ - separated by /", s)
 }

@@ -163,3 +163,12 @@ func Open(ctx context.Context, ref Reference, opts Options, create bool) (*Targe
 	}
 	return &Target{Target: repo, Ref: ref, repo: repo, retry: opts.Retry}, nil
 }
+
+// repositoryName names the repository in messages: the registry's host and
+// repository, or the embedded store's repository and directory.
+func (t *Target) repositoryName() string {
+	if t.repo != nil {
+		return "repository " + t.Ref.Registry + "/" + t.Ref.Repository
+	}
+	return "repository " + t.Ref.Repository + " of store " + t.dir
+}

@@ -79,8 +79,14 @@ type statusRecorder struct {
 }
 
 func (r *statusRecorder) WriteHeader(status int) {
-	// Informational responses such as 100 Continue precede the final status.
-	if r.status == 0 && status >= 200 {
+	// Informational responses such as 100 Continue precede the final status,
+	// and only the first final status reaches the client. A handler that
+	// writes a second one (Distribution does after a client disconnects
+	// mid-upload) would make net/http log a warning that names this type.
+	if status >= 200 {
+		if r.status != 0 {
+			return
+		}
 		r.status = status
 	}
 	r.ResponseWriter.WriteHeader(status)

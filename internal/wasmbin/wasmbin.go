@@ -174,7 +174,7 @@ func parsePreamble(c *cursor, b *Binary) error {
 		return &FormatError{Offset: b.Offset, Msg: `invalid magic number: expected 00 61 73 6d ("\0asm")`, Value: raw[:m]}
 	}
 	if len(raw) < PreambleSize {
-		return &FormatError{Offset: b.Offset, Msg: "truncated preamble: expected 8 bytes", Value: len(raw)}
+		return &FormatError{Offset: b.Offset, Msg: fmt.Sprintf("truncated preamble: expected 8 bytes, got %d", len(raw))}
 	}
 	copy(b.Preamble[:], raw)
 
@@ -208,7 +208,7 @@ func parseSection(c *cursor, kind Kind, depth int) (Section, error) {
 		return s, err
 	}
 	if int64(size) > c.remaining() {
-		return s, &FormatError{Offset: sizeOffset, Msg: "section size exceeds the enclosing binary", Value: size}
+		return s, &FormatError{Offset: sizeOffset, Msg: fmt.Sprintf("section size exceeds the enclosing binary, which has %d bytes left", c.remaining()), Value: size}
 	}
 	s.HeaderSize = 1 + width
 	s.Size = int64(size)

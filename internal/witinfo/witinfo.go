@@ -6,9 +6,12 @@
 package witinfo
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"go.bytecodealliance.org/wit"
+
+	"github.com/wasmcas/wasmcas/internal/wasmbin"
 )
 
 // World is the interface of a component.
@@ -53,4 +56,21 @@ func itemName(key string, item wit.WorldItem) string {
 		name += "@" + id.Version.String()
 	}
 	return name
+}
+
+// ForBinary decodes the world of the binary at path when it is a component,
+// as JSON for an artifact's config. For a core module it returns nil, or an
+// error when required is true, because a core module has no WIT world.
+func ForBinary(path string, kind wasmbin.Kind, required bool) (json.RawMessage, error) {
+	if kind != wasmbin.KindComponent {
+		if required {
+			return nil, fmt.Errorf("%s: --wit needs a component, and this is a core module", path)
+		}
+		return nil, nil
+	}
+	world, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(world)
 }
