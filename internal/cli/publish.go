@@ -76,12 +76,19 @@ func runPublish(cmd *cobra.Command, streams Streams, opts *publishOptions) (*reg
 	if showProgress(opts.progress, opts.json, streams.ErrOut) {
 		var bar *progressbar.ProgressBar
 		var mu sync.Mutex
+		var total, done, uploaded int
 		publishOpts.Planned = func(blobs int, bytes int64) {
-			bar = newBar(streams.ErrOut, bytes, fmt.Sprintf("publish %d blobs", blobs))
+			total = blobs
+			bar = newBar(streams.ErrOut, bytes, fmt.Sprintf("publish 0/%d blobs", blobs))
 		}
-		publishOpts.Progress = func(desc ocispec.Descriptor, uploaded bool) {
+		publishOpts.Progress = func(desc ocispec.Descriptor, sent bool) {
 			mu.Lock()
 			defer mu.Unlock()
+			done++
+			if sent {
+				uploaded++
+			}
+			bar.Describe(fmt.Sprintf("publish %d/%d blobs, %d uploaded", done, total, uploaded))
 			bar.Add64(desc.Size)
 		}
 		defer func() {

@@ -85,7 +85,6 @@ func newBar(w io.Writer, total int64, description string) *progressbar.ProgressB
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionThrottle(100_000_000),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
 		progressbar.OptionClearOnFinish(),
 	)
 }
