@@ -99,19 +99,11 @@ func runFetch(cmd *cobra.Command, streams Streams, opts *fetchOptions) (*registr
 	if err != nil {
 		return nil, err
 	}
-	c, err := openCache(opts.cacheDir)
+	target, c, err := opts.openReference(cmd, ref, opts.cacheDir)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	targetOpts, err := opts.options()
-	if err != nil {
-		return nil, err
-	}
-	target, err := registry.Open(cmd.Context(), ref, targetOpts, false)
-	if err != nil {
-		return nil, err
-	}
 
 	fetchOpts := registry.FetchOptions{
 		Cache: c, Seeds: opts.seeds, Digest: opts.digest, Concurrency: opts.concurrency,

@@ -286,19 +286,11 @@ func inspectReference(cmd *cobra.Command, opts *inspectOptions) (*inspectResult,
 	if err != nil {
 		return nil, fmt.Errorf("%s is neither a file, a layout nor a reference: %w", opts.path, err)
 	}
-	c, err := openCache(opts.cacheDir)
+	target, c, err := opts.openReference(cmd, ref, opts.cacheDir)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	targetOpts, err := opts.options()
-	if err != nil {
-		return nil, err
-	}
-	target, err := registry.Open(cmd.Context(), ref, targetOpts, false)
-	if err != nil {
-		return nil, err
-	}
 	in, err := registry.Inspect(cmd.Context(), target, c)
 	if err != nil {
 		return nil, err

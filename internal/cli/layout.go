@@ -98,33 +98,6 @@ func loadLayoutTree(ctx context.Context, dir, tag string) (*split.Stored, *split
 	return st, src, root, nil
 }
 
-// writeFileAtomic writes path through a temporary file in the same
-// directory, synced and renamed into place only when write succeeds, so
-// path never holds partial output.
-func writeFileAtomic(path string, write func(w io.Writer) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
 // writeJSON writes v as one indented JSON object.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

@@ -9,6 +9,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/wasmcas/wasmcas/internal/cache"
 	"github.com/wasmcas/wasmcas/internal/registry"
 )
 
@@ -87,4 +88,22 @@ func newBar(w io.Writer, total int64, description string) *progressbar.ProgressB
 		progressbar.OptionThrottle(100_000_000),
 		progressbar.OptionClearOnFinish(),
 	)
+}
+
+// openReference opens the cache at cacheDir (or the default one) and the
+// existing target that ref names, for commands that read from it.
+func (f *remoteFlags) openReference(cmd *cobra.Command, ref registry.Reference, cacheDir string) (*registry.Target, *cache.Cache, error) {
+	targetOpts, err := f.options()
+	if err != nil {
+		return nil, nil, err
+	}
+	target, err := registry.Open(cmd.Context(), ref, targetOpts, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := openCache(cacheDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return target, c, nil
 }

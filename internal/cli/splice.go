@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wasmcas/wasmcas/internal/atomicfile"
 	"github.com/wasmcas/wasmcas/internal/split"
 )
 
@@ -80,5 +81,5 @@ func runSplice(cmd *cobra.Command, opts *spliceOptions) error {
 	if opts.output == "-" {
 		return write(opts.out)
 	}
-	return writeFileAtomic(opts.output, write)
+	return atomicfile.Write(opts.output, write)
 }

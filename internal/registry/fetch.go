@@ -18,6 +18,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
+	"github.com/wasmcas/wasmcas/internal/atomicfile"
 	"github.com/wasmcas/wasmcas/internal/cache"
 	"github.com/wasmcas/wasmcas/internal/split"
 	"github.com/wasmcas/wasmcas/internal/transfer"
@@ -257,7 +258,7 @@ func Fetch(ctx context.Context, t *Target, output string, opts FetchOptions) (*F
 		}
 		err = write(opts.Stdout)
 	} else {
-		err = writeAtomic(output, write)
+		err = atomicfile.Write(output, write)
 	}
 	if err != nil {
 		return nil, err
@@ -556,31 +557,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.count(int64(n))
 	return n, err
-}
-
-// writeAtomic writes path through a temporary file in the same directory
-// that is renamed into place only when write succeeds.
-func writeAtomic(path string, write func(w io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // firstUse returns the earliest splice position of a range's leaves.
