@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -119,53 +120,100 @@ func (c *Cache) readTrailer(name string) {
 // cache lacks in one new cache pack. It stores nothing when any entry does
 // not match.
 func (c *Cache) PutMany(entries []Entry) error {
-	var content bytes.Buffer
-	var trailer []byte
-	seen := map[split.Digest]bool{}
+	w, err := c.NewPackWriter()
+	if err != nil {
+		return err
+	}
 	for _, e := range entries {
-		if got := split.Sum(e.Data); got != e.Digest {
-			return &split.DigestError{What: "leaf", Want: e.Digest, Got: got, Size: int64(len(e.Data))}
+		if _, err := w.Add(e.Digest, e.Data); err != nil {
+			w.Abort()
+			return err
 		}
-		if seen[e.Digest] || c.Has(e.Digest) {
-			continue
-		}
-		seen[e.Digest] = true
-		content.Write(e.Data)
-		trailer = append(trailer, e.Digest[:]...)
-		trailer = binary.BigEndian.AppendUint64(trailer, uint64(len(e.Data)))
 	}
-	if len(seen) == 0 {
-		return nil
-	}
-	trailer = binary.BigEndian.AppendUint64(trailer, uint64(len(seen)))
-	trailer = append(trailer, cachePackMagic...)
+	_, err = w.Commit()
+	return err
+}
 
-	sum := sha256.New()
-	sum.Write(content.Bytes())
-	sum.Write(trailer)
-	name := hex.EncodeToString(sum.Sum(nil)) + ".pack"
+// PackWriter streams verified leaves into one new cache pack, so a fetch
+// holds no more than one leaf in memory per download. Nothing is visible
+// in the cache until Commit.
+type PackWriter struct {
+	c       *Cache
+	tmp     *os.File
+	sum     hash.Hash
+	trailer []byte
+	added   []split.Digest
+	seen    map[split.Digest]bool
+	size    int64
+}
 
+// NewPackWriter starts a cache pack in a temporary file.
+func (c *Cache) NewPackWriter() (*PackWriter, error) {
 	tmp, err := os.CreateTemp(c.packDir(), ".tmp-*")
 	if err != nil {
-		return fmt.Errorf("cache %s: %w", c.dir, err)
+		return nil, fmt.Errorf("cache %s: %w", c.dir, err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(content.Bytes()); err != nil {
-		tmp.Close()
-		return fmt.Errorf("cache %s: %w", c.dir, err)
+	return &PackWriter{c: c, tmp: tmp, sum: sha256.New(), seen: map[split.Digest]bool{}}, nil
+}
+
+// Add verifies data against d and appends it, unless this pack already
+// has it or the cache has it (then cached is true). data may be reused by
+// the caller after Add returns.
+func (w *PackWriter) Add(d split.Digest, data []byte) (cached bool, err error) {
+	if got := split.Sum(data); got != d {
+		return false, &split.DigestError{What: "leaf", Want: d, Got: got, Size: int64(len(data))}
 	}
-	if _, err := tmp.Write(trailer); err != nil {
-		tmp.Close()
-		return fmt.Errorf("cache %s: %w", c.dir, err)
+	if w.seen[d] {
+		return false, nil
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("cache %s: %w", c.dir, err)
+	if w.c.Has(d) {
+		return true, nil
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(c.packDir(), name)); err != nil {
-		return fmt.Errorf("cache %s: %w", c.dir, err)
+	if _, err := w.tmp.Write(data); err != nil {
+		return false, fmt.Errorf("cache %s: %w", w.c.dir, err)
 	}
-	c.readTrailer(name)
-	return nil
+	w.sum.Write(data)
+	w.seen[d] = true
+	w.added = append(w.added, d)
+	w.trailer = append(w.trailer, d[:]...)
+	w.trailer = binary.BigEndian.AppendUint64(w.trailer, uint64(len(data)))
+	w.size += int64(len(data))
+	return false, nil
+}
+
+// Size returns the leaf bytes added so far.
+func (w *PackWriter) Size() int64 { return w.size }
+
+// Commit writes the trailer, renames the pack into place and indexes it.
+// It returns the digests it added, which the cache now has.
+func (w *PackWriter) Commit() ([]split.Digest, error) {
+	defer os.Remove(w.tmp.Name())
+	if len(w.added) == 0 {
+		w.tmp.Close()
+		return nil, nil
+	}
+	trailer := binary.BigEndian.AppendUint64(w.trailer, uint64(len(w.added)))
+	trailer = append(trailer, cachePackMagic...)
+	if _, err := w.tmp.Write(trailer); err != nil {
+		w.tmp.Close()
+		return nil, fmt.Errorf("cache %s: %w", w.c.dir, err)
+	}
+	if err := w.tmp.Close(); err != nil {
+		return nil, fmt.Errorf("cache %s: %w", w.c.dir, err)
+	}
+	w.sum.Write(trailer)
+	name := hex.EncodeToString(w.sum.Sum(nil)) + ".pack"
+	if err := os.Rename(w.tmp.Name(), filepath.Join(w.c.packDir(), name)); err != nil {
+		return nil, fmt.Errorf("cache %s: %w", w.c.dir, err)
+	}
+	w.c.readTrailer(name)
+	return w.added, nil
+}
+
+// Abort discards the pack.
+func (w *PackWriter) Abort() {
+	w.tmp.Close()
+	os.Remove(w.tmp.Name())
 }
 
 // getPacked reads a leaf from its cache pack and checks it again.

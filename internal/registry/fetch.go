@@ -448,19 +448,25 @@ func (f *fetcher) fetchRange(ctx context.Context, r byteRange) error {
 	}
 	pos := entries[0].Offset
 	batch := &cacheBatch{f: f}
+	defer batch.abort()
+	buf := make([]byte, split.MaxLeafSize)
 	for _, e := range entries {
 		if _, err := io.CopyN(io.Discard, counted, e.Offset-pos); err != nil {
 			return fmt.Errorf("%s: pack %s: %w", f.t.Describe(), r.pack.Digest, err)
 		}
-		data := make([]byte, e.Size)
+		if e.Size > int64(len(buf)) {
+			return fmt.Errorf("%s: pack %s: leaf %s of %d bytes exceeds the format's maximum", f.t.Describe(), r.pack.Digest, e.Digest, e.Size)
+		}
+		data := buf[:e.Size]
 		if _, err := io.ReadFull(counted, data); err != nil {
 			return fmt.Errorf("%s: pack %s at offset %d: %w", f.t.Describe(), r.pack.Digest, e.Offset, err)
 		}
-		if got := split.Sum(data); got != e.Digest {
-			return fmt.Errorf("%s: pack %s: leaf %s does not match its digest (got %s); nothing was written",
-				f.t.Describe(), r.pack.Digest, e.Digest, got)
-		}
 		if err := batch.add(e.Digest, data); err != nil {
+			var de *split.DigestError
+			if errors.As(err, &de) {
+				return fmt.Errorf("%s: pack %s: leaf %s does not match its digest (got %s); nothing was written",
+					f.t.Describe(), r.pack.Digest, e.Digest, de.Got)
+			}
 			return err
 		}
 		pos = e.Offset + e.Size
@@ -468,43 +474,68 @@ func (f *fetcher) fetchRange(ctx context.Context, r byteRange) error {
 	return batch.flush()
 }
 
-// cacheBatchSize is how many leaf bytes a fetch collects before writing
-// them to the cache as one cache pack. It bounds the memory of each range
-// download, and it is small enough that a streamed output can go on while
-// a large range still arrives.
+// cacheBatchSize is how many leaf bytes a fetch writes into one cache pack
+// before it commits the pack and marks its leaves ready, so a streamed
+// output can go on while a large range still arrives.
 const cacheBatchSize = 1 << 20
 
-// cacheBatch collects verified leaves and writes them to the cache
-// together, then marks them ready for the splice.
+// cacheBatch streams verified leaves into cache packs and marks them ready
+// for the splice once each pack is committed.
 type cacheBatch struct {
-	f       *fetcher
-	entries []cache.Entry
-	bytes   int
+	f      *fetcher
+	writer *cache.PackWriter
 }
 
+// add verifies a leaf and writes it to the current cache pack. data is
+// copied, so the caller may reuse it.
 func (b *cacheBatch) add(d split.Digest, data []byte) error {
-	b.entries = append(b.entries, cache.Entry{Digest: d, Data: data})
-	b.bytes += len(data)
-	if b.bytes >= cacheBatchSize {
+	if b.writer == nil {
+		w, err := b.f.cache.NewPackWriter()
+		if err != nil {
+			return err
+		}
+		b.writer = w
+	}
+	cached, err := b.writer.Add(d, data)
+	if err != nil {
+		return err
+	}
+	if cached {
+		// Another download or process stored it first.
+		if ready, ok := b.f.ready[d]; ok {
+			b.f.markReady(d, ready)
+		}
+	}
+	if b.writer.Size() >= cacheBatchSize {
 		return b.flush()
 	}
 	return nil
 }
 
 func (b *cacheBatch) flush() error {
-	if len(b.entries) == 0 {
+	if b.writer == nil {
 		return nil
 	}
-	if err := b.f.cache.PutMany(b.entries); err != nil {
+	w := b.writer
+	b.writer = nil
+	added, err := w.Commit()
+	if err != nil {
 		return err
 	}
-	for _, e := range b.entries {
-		if ready, ok := b.f.ready[e.Digest]; ok {
-			b.f.markReady(e.Digest, ready)
+	for _, d := range added {
+		if ready, ok := b.f.ready[d]; ok {
+			b.f.markReady(d, ready)
 		}
 	}
-	b.entries, b.bytes = b.entries[:0], 0
 	return nil
+}
+
+// abort discards an uncommitted cache pack after a failed download.
+func (b *cacheBatch) abort() {
+	if b.writer != nil {
+		b.writer.Abort()
+		b.writer = nil
+	}
 }
 
 // openRange returns a reader of the range, or of the whole pack (whole is

@@ -348,6 +348,10 @@ func (d *nodeDecoder) section(kind wasmbin.Kind) Section {
 // maxLeafSize is the largest leaf the format produces.
 const maxLeafSize = max(RunMax, ChunkMax)
 
+// MaxLeafSize is the largest leaf the format produces, for readers that
+// size a buffer for one leaf.
+const MaxLeafSize = maxLeafSize
+
 // decodeHeader decodes a section header: the id byte, then the content size
 // as a LEB128 u32 of one to five bytes that fills the rest of the header.
 func decodeHeader(h []byte) (id byte, size int64, err error) {

@@ -150,7 +150,39 @@ type builder struct {
 	r      io.ReaderAt
 	ctx    context.Context
 	leaves chan<- *Leaf
-	tail   [tailHashSize]byte
+	window readWindow
+}
+
+// readWindowSize is how much readWindow reads at a time. Units are visited
+// in file order, so one read serves the tails of many small units instead
+// of one system call each.
+const readWindowSize = 256 << 10
+
+// readWindow caches one window of the source for small reads in file order.
+type readWindow struct {
+	buf []byte
+	off int64
+}
+
+// read returns r[off:off+size], which stays valid until the next read.
+func (w *readWindow) read(r io.ReaderAt, off, size int64) ([]byte, error) {
+	if off >= w.off && off+size <= w.off+int64(len(w.buf)) {
+		return w.buf[off-w.off : off-w.off+size], nil
+	}
+	if cap(w.buf) < readWindowSize {
+		w.buf = make([]byte, readWindowSize)
+	}
+	w.buf = w.buf[:max(readWindowSize, size)]
+	n, err := r.ReadAt(w.buf, off)
+	if int64(n) < size {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		w.buf = w.buf[:0]
+		return nil, err
+	}
+	w.buf, w.off = w.buf[:n], off
+	return w.buf[:size], nil
 }
 
 func (b *builder) read(off, size int64) ([]byte, error) {
@@ -301,12 +333,15 @@ func (b *builder) unitPieces(content int64, units *wasmbin.Units) ([]Piece, erro
 		}
 		runSize += u.Size
 
+		if runSize < RunMin {
+			continue
+		}
 		tailSize := min(u.Size, tailHashSize)
-		tail := b.tail[:tailSize]
-		if _, err := b.r.ReadAt(tail, u.Offset+u.Size-tailSize); err != nil {
+		tail, err := b.window.read(b.r, u.Offset+u.Size-tailSize, tailSize)
+		if err != nil {
 			return nil, fmt.Errorf("read unit at offset %d: %w", u.Offset, err)
 		}
-		if runSize >= RunMin && endsRun(tail, u.Size) {
+		if endsRun(tail, u.Size) {
 			if err := flush(); err != nil {
 				return nil, err
 			}
