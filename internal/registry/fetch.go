@@ -87,16 +87,11 @@ type fetcher struct {
 	onBytes    func(int64)
 	retry      transfer.RetryPolicy
 
-	// ready has a channel per leaf being downloaded, closed once the leaf
-	// is in the cache; failed is closed when the downloads stop with
-	// downloadErr.
+	// pending tracks the leaves still being downloaded.
 	// packNeeds lists, per pack digest, every leaf of that pack the fetch
 	// downloads, in pack order.
 	packNeeds   map[string][]split.PackEntry
-	ready       map[split.Digest]chan struct{}
-	readyMu     sync.Mutex
-	failed      chan struct{}
-	downloadErr error
+	pending *pendingLeaves
 }
 
 // blobSet counts the distinct blobs that downloads touched.
@@ -165,14 +160,8 @@ func (f *fetcher) Node(ctx context.Context, d split.Digest) ([]byte, error) {
 // Leaf implements split.Source for leaves: it waits until a leaf being
 // downloaded has verified and entered the cache, then reads it there.
 func (f *fetcher) Leaf(ctx context.Context, d split.Digest, _ int64) ([]byte, error) {
-	if ready, ok := f.ready[d]; ok {
-		select {
-		case <-ready:
-		case <-f.failed:
-			return nil, f.downloadErr
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	if err := f.pending.wait(ctx, d); err != nil {
+		return nil, err
 	}
 	return f.cache.Get(d)
 }
@@ -276,30 +265,28 @@ func (f *fetcher) spliceWhileDownloading(ctx context.Context, w io.Writer, sel *
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	f.ready = make(map[split.Digest]chan struct{}, len(missing))
-	for d := range missing {
-		f.ready[d] = make(chan struct{})
-	}
-	f.failed = make(chan struct{})
+	f.pending = newPendingLeaves(missing)
+	stop := context.AfterFunc(ctx, func() { f.pending.fail(ctx.Err()) })
+	defer stop()
 	done := make(chan struct{})
+	var downloadErr error
 	go func() {
 		defer close(done)
-		err := transfer.Run(ctx, opts.Concurrency, ranges, func(ctx context.Context, r byteRange) error {
+		downloadErr = transfer.Run(ctx, opts.Concurrency, ranges, func(ctx context.Context, r byteRange) error {
 			return transfer.Retry(ctx, opts.Retry, transfer.IsTransient, func(ctx context.Context) error {
 				return f.fetchRange(ctx, r)
 			})
 		})
-		if err != nil {
-			f.downloadErr = err
-			close(f.failed)
+		if downloadErr != nil {
+			f.pending.fail(downloadErr)
 		}
 	}()
 
 	n, err := sel.Splice(ctx, w, f)
 	cancel()
 	<-done
-	if f.downloadErr != nil && !errors.Is(f.downloadErr, context.Canceled) {
-		return n, f.downloadErr
+	if downloadErr != nil && !errors.Is(downloadErr, context.Canceled) {
+		return n, downloadErr
 	}
 	if err != nil {
 		return n, fmt.Errorf("%s: %w", f.t.Ref, err)
@@ -502,9 +489,7 @@ func (b *cacheBatch) add(d split.Digest, data []byte) error {
 	}
 	if cached {
 		// Another download or process stored it first.
-		if ready, ok := b.f.ready[d]; ok {
-			b.f.markReady(d, ready)
-		}
+		b.f.pending.done(d)
 	}
 	if b.writer.Size() >= cacheBatchSize {
 		return b.flush()
@@ -523,9 +508,7 @@ func (b *cacheBatch) flush() error {
 		return err
 	}
 	for _, d := range added {
-		if ready, ok := b.f.ready[d]; ok {
-			b.f.markReady(d, ready)
-		}
+		b.f.pending.done(d)
 	}
 	return nil
 }
@@ -599,16 +582,66 @@ func firstUse(r byteRange, position map[split.Digest]int) int {
 	return first
 }
 
-// markReady closes a leaf's channel once, because a leaf stored in two
-// ranges (a pack repeats no leaf, but two packs may) is put twice.
-func (f *fetcher) markReady(d split.Digest, ready chan struct{}) {
-	f.readyMu.Lock()
-	defer f.readyMu.Unlock()
-	select {
-	case <-ready:
-	default:
-		close(ready)
+// pendingLeaves tracks which leaves are still being downloaded, so the
+// splice can wait for each. One condition variable serves all of them,
+// because a large artifact has hundreds of thousands of leaves.
+type pendingLeaves struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	waiting map[split.Digest]struct{}
+	err     error
+}
+
+func newPendingLeaves(missing map[split.Digest]bool) *pendingLeaves {
+	p := &pendingLeaves{waiting: make(map[split.Digest]struct{}, len(missing))}
+	p.cond = sync.NewCond(&p.mu)
+	for d := range missing {
+		p.waiting[d] = struct{}{}
 	}
+	return p
+}
+
+// wait blocks until d is in the cache, or returns the error that stopped
+// the downloads.
+func (p *pendingLeaves) wait(ctx context.Context, d split.Digest) error {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		if _, ok := p.waiting[d]; !ok {
+			return nil
+		}
+		if p.err != nil {
+			return p.err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p.cond.Wait()
+	}
+}
+
+// done records that d entered the cache.
+func (p *pendingLeaves) done(d split.Digest) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	delete(p.waiting, d)
+	p.mu.Unlock()
+	p.cond.Broadcast()
+}
+
+// fail wakes every waiter with err.
+func (p *pendingLeaves) fail(err error) {
+	p.mu.Lock()
+	if p.err == nil {
+		p.err = err
+	}
+	p.mu.Unlock()
+	p.cond.Broadcast()
 }
 
 // openArtifact resolves t's reference and reads the manifest, always from
@@ -723,9 +756,7 @@ func (f *fetcher) allCached(entries []split.PackEntry) bool {
 		}
 	}
 	for _, e := range entries {
-		if ready, ok := f.ready[e.Digest]; ok {
-			f.markReady(e.Digest, ready)
-		}
+		f.pending.done(e.Digest)
 	}
 	return true
 }

@@ -48,9 +48,11 @@ type Config struct {
 	WIT           json.RawMessage `json:"wit,omitempty"`
 }
 
-// LeafLocation is the range of a pack that stores a leaf.
+// LeafLocation is the range of a pack that stores a leaf. Pack points to
+// a descriptor shared by all the pack's leaves, because an artifact can
+// have hundreds of thousands of leaves and a descriptor is large.
 type LeafLocation struct {
-	Pack   ocispec.Descriptor
+	Pack   *ocispec.Descriptor
 	Offset int64
 	Size   int64
 }
@@ -67,9 +69,10 @@ type Stored struct {
 	Nodes      map[Digest]ocispec.Descriptor
 	Packs      map[Digest]ocispec.Descriptor
 	Indexes    []*PackIndex
-	Leaves     map[Digest]LeafLocation
 	// IndexDescriptors maps a pack's digest to its index's descriptor.
 	IndexDescriptors map[Digest]ocispec.Descriptor
+
+	leaves map[Digest]LeafLocation
 }
 
 // ErrNotArtifact is returned for a manifest that is not a wasmcas artifact.
@@ -105,7 +108,7 @@ func OpenArtifact(ctx context.Context, f content.Fetcher, desc ocispec.Descripto
 	st := &Stored{
 		Descriptor: desc, Manifest: m,
 		Nodes: map[Digest]ocispec.Descriptor{}, Packs: map[Digest]ocispec.Descriptor{},
-		Leaves: map[Digest]LeafLocation{}, IndexDescriptors: map[Digest]ocispec.Descriptor{},
+		IndexDescriptors: map[Digest]ocispec.Descriptor{},
 	}
 	if st.Root, err = ParseDigest(m.Annotations[AnnotationRoot]); err != nil {
 		return nil, fmt.Errorf("manifest %s: annotation %s: %w", desc.Digest, AnnotationRoot, err)
@@ -175,11 +178,26 @@ func OpenArtifact(ctx context.Context, f content.Fetcher, desc ocispec.Descripto
 		}
 		st.Indexes = append(st.Indexes, index)
 		st.IndexDescriptors[index.Pack] = layer
-		for _, e := range index.Entries {
-			st.Leaves[e.Digest] = LeafLocation{Pack: pack, Offset: e.Offset, Size: e.Size}
-		}
 	}
 	return st, nil
+}
+
+// Leaves returns where each leaf of the artifact is stored, built from the
+// pack indexes on the first call. A fetch does not need it, so the map is
+// not kept for artifacts of hundreds of thousands of leaves unless asked.
+func (st *Stored) Leaves() map[Digest]LeafLocation {
+	if st.leaves != nil {
+		return st.leaves
+	}
+	st.leaves = map[Digest]LeafLocation{}
+	for _, index := range st.Indexes {
+		pack := st.Packs[index.Pack]
+		shared := &pack
+		for _, e := range index.Entries {
+			st.leaves[e.Digest] = LeafLocation{Pack: shared, Offset: e.Offset, Size: e.Size}
+		}
+	}
+	return st.leaves
 }
 
 // Kind returns the kind recorded in the config.
@@ -215,12 +233,12 @@ func (s *TargetSource) Node(ctx context.Context, d Digest) ([]byte, error) {
 
 // Leaf reads a leaf from its pack.
 func (s *TargetSource) Leaf(ctx context.Context, d Digest, size int64) ([]byte, error) {
-	loc, ok := s.Stored.Leaves[d]
+	loc, ok := s.Stored.Leaves()[d]
 	if !ok || loc.Size != size {
 		return nil, fmt.Errorf("leaf %s is in no pack of manifest %s: %w", d, s.Stored.Descriptor.Digest, ErrNotFound)
 	}
 	packDigest, _ := ParseDigest(loc.Pack.Digest.String())
-	r, err := s.pack(ctx, packDigest, loc.Pack)
+	r, err := s.pack(ctx, packDigest, *loc.Pack)
 	if err != nil {
 		return nil, err
 	}

@@ -125,7 +125,7 @@ func (ex *Existing) Add(st *Stored) {
 		ex.Indexes[index.Pack] = st.IndexDescriptors[index.Pack]
 		ex.PackIndex[index.Pack] = index
 	}
-	for d, loc := range st.Leaves {
+	for d, loc := range st.Leaves() {
 		if _, ok := ex.Leaves[d]; !ok {
 			ex.Leaves[d] = loc
 		}
@@ -472,8 +472,9 @@ func (p *Plan) Existing() (*Existing, error) {
 		ex.Packs[index.Pack] = pack
 		ex.Indexes[index.Pack] = b.Descriptor
 		ex.PackIndex[index.Pack] = index
+		shared := &pack
 		for _, e := range index.Entries {
-			ex.Leaves[e.Digest] = LeafLocation{Pack: pack, Offset: e.Offset, Size: e.Size}
+			ex.Leaves[e.Digest] = LeafLocation{Pack: shared, Offset: e.Offset, Size: e.Size}
 		}
 	}
 	return ex, nil
