@@ -29,7 +29,7 @@ type Cache struct {
 	dir   string
 	mu    sync.Mutex
 	index map[split.Digest]location
-	files map[string]*os.File
+	files map[string]*packFile
 }
 
 // Open creates the cache directory if needed.
@@ -43,7 +43,7 @@ func Open(dir string) (*Cache, error) {
 		}
 	}
 	removeStaleTemporaries(dir)
-	c := &Cache{dir: dir, index: map[split.Digest]location{}, files: map[string]*os.File{}}
+	c := &Cache{dir: dir, index: map[split.Digest]location{}, files: map[string]*packFile{}}
 	if err := c.loadPacks(); err != nil {
 		return nil, fmt.Errorf("read cache %s: %w", dir, err)
 	}
@@ -74,6 +74,15 @@ func (c *Cache) Dir() string { return c.dir }
 func (c *Cache) path(d split.Digest) string {
 	h := hex.EncodeToString(d[:])
 	return filepath.Join(c.dir, "sha256", h[:2], h)
+}
+
+// HasLeaf reports whether a cache pack contains the leaf d. Unlike Has, it
+// makes no system call.
+func (c *Cache) HasLeaf(d split.Digest) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.index[d]
+	return ok
 }
 
 // Has reports whether the cache contains d.

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/wasmcas/wasmcas/internal/split"
 )
@@ -140,6 +142,7 @@ func (c *Cache) PutMany(entries []Entry) error {
 type PackWriter struct {
 	c       *Cache
 	tmp     *os.File
+	out     *bufio.Writer
 	sum     hash.Hash
 	trailer []byte
 	added   []split.Digest
@@ -153,7 +156,7 @@ func (c *Cache) NewPackWriter() (*PackWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache %s: %w", c.dir, err)
 	}
-	return &PackWriter{c: c, tmp: tmp, sum: sha256.New(), seen: map[split.Digest]bool{}}, nil
+	return &PackWriter{c: c, tmp: tmp, out: bufio.NewWriterSize(tmp, 256<<10), sum: sha256.New(), seen: map[split.Digest]bool{}}, nil
 }
 
 // Add verifies data against d and appends it, unless this pack already
@@ -166,10 +169,10 @@ func (w *PackWriter) Add(d split.Digest, data []byte) (cached bool, err error) {
 	if w.seen[d] {
 		return false, nil
 	}
-	if w.c.Has(d) {
+	if w.c.HasLeaf(d) {
 		return true, nil
 	}
-	if _, err := w.tmp.Write(data); err != nil {
+	if _, err := w.out.Write(data); err != nil {
 		return false, fmt.Errorf("cache %s: %w", w.c.dir, err)
 	}
 	w.sum.Write(data)
@@ -194,7 +197,11 @@ func (w *PackWriter) Commit() ([]split.Digest, error) {
 	}
 	trailer := binary.BigEndian.AppendUint64(w.trailer, uint64(len(w.added)))
 	trailer = append(trailer, cachePackMagic...)
-	if _, err := w.tmp.Write(trailer); err != nil {
+	if _, err := w.out.Write(trailer); err != nil {
+		w.tmp.Close()
+		return nil, fmt.Errorf("cache %s: %w", w.c.dir, err)
+	}
+	if err := w.out.Flush(); err != nil {
 		w.tmp.Close()
 		return nil, fmt.Errorf("cache %s: %w", w.c.dir, err)
 	}
@@ -218,12 +225,12 @@ func (w *PackWriter) Abort() {
 
 // getPacked reads a leaf from its cache pack and checks it again.
 func (c *Cache) getPacked(d split.Digest, loc location) ([]byte, error) {
-	file, err := c.openPack(loc.pack)
+	pack, err := c.openPack(loc.pack)
 	if err != nil {
 		return nil, err
 	}
-	data := make([]byte, loc.size)
-	if _, err := file.ReadAt(data, loc.offset); err != nil && !(errors.Is(err, io.EOF) && int64(len(data)) == loc.size) {
+	data, err := pack.read(loc.offset, loc.size)
+	if err != nil {
 		return nil, fmt.Errorf("cache %s: read %s: %w", c.dir, loc.pack, err)
 	}
 	if split.Sum(data) != d {
@@ -233,19 +240,56 @@ func (c *Cache) getPacked(d split.Digest, loc location) ([]byte, error) {
 	return data, nil
 }
 
-// openPack returns an open handle of a cache pack, kept for later reads.
-func (c *Cache) openPack(name string) (*os.File, error) {
+// openPack returns an open cache pack, kept for later reads.
+func (c *Cache) openPack(name string) (*packFile, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if file, ok := c.files[name]; ok {
-		return file, nil
+	if pack, ok := c.files[name]; ok {
+		return pack, nil
 	}
 	file, err := os.Open(filepath.Join(c.packDir(), name))
 	if err != nil {
 		return nil, fmt.Errorf("cache %s: %w", c.dir, err)
 	}
-	c.files[name] = file
-	return file, nil
+	pack := &packFile{file: file}
+	c.files[name] = pack
+	return pack, nil
+}
+
+// packReadSize is how much of a cache pack one read brings in. A splice
+// reads leaves in the order a fetch stored them, so one read serves many.
+const packReadSize = 256 << 10
+
+// packFile is an open cache pack with a window of its bytes.
+type packFile struct {
+	mu     sync.Mutex
+	file   *os.File
+	window []byte
+	start  int64
+}
+
+// read returns a copy of size bytes at off.
+func (p *packFile) read(off, size int64) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if off < p.start || off+size > p.start+int64(len(p.window)) {
+		if cap(p.window) < packReadSize {
+			p.window = make([]byte, packReadSize)
+		}
+		p.window = p.window[:max(packReadSize, size)]
+		n, err := p.file.ReadAt(p.window, off)
+		if int64(n) < size {
+			p.window = p.window[:0]
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		p.window, p.start = p.window[:n], off
+	}
+	data := make([]byte, size)
+	copy(data, p.window[off-p.start:])
+	return data, nil
 }
 
 // dropPack removes a damaged cache pack and its leaves from the index.
@@ -257,8 +301,8 @@ func (c *Cache) dropPack(name string) {
 			delete(c.index, d)
 		}
 	}
-	if file, ok := c.files[name]; ok {
-		file.Close()
+	if pack, ok := c.files[name]; ok {
+		pack.file.Close()
 		delete(c.files, name)
 	}
 	os.Remove(filepath.Join(c.packDir(), name))
@@ -269,8 +313,8 @@ func (c *Cache) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var errs []error
-	for name, file := range c.files {
-		errs = append(errs, file.Close())
+	for name, pack := range c.files {
+		errs = append(errs, pack.file.Close())
 		delete(c.files, name)
 	}
 	return errors.Join(errs...)

@@ -90,8 +90,8 @@ type fetcher struct {
 	// pending tracks the leaves still being downloaded.
 	// packNeeds lists, per pack digest, every leaf of that pack the fetch
 	// downloads, in pack order.
-	packNeeds   map[string][]split.PackEntry
-	pending *pendingLeaves
+	packNeeds map[string][]split.PackEntry
+	pending   *pendingLeaves
 }
 
 // blobSet counts the distinct blobs that downloads touched.
@@ -193,7 +193,7 @@ func Fetch(ctx context.Context, t *Target, output string, opts FetchOptions) (*F
 	var cached int64
 	missing := map[split.Digest]bool{}
 	for d, leaf := range needed {
-		if opts.Cache.Has(d) {
+		if opts.Cache.HasLeaf(d) {
 			cached += leaf.Size
 		} else {
 			missing[d] = true
@@ -339,7 +339,7 @@ func seedCache(ctx context.Context, c *cache.Cache, path string, needed map[spli
 	var batch []cache.Entry
 	var batchBytes int
 	for d, leaf := range needed {
-		if c.Has(d) || !src.HasLeaf(d) {
+		if c.HasLeaf(d) || !src.HasLeaf(d) {
 			continue
 		}
 		data, err := split.ReadLeaf(ctx, src, leaf)
@@ -705,7 +705,7 @@ func Inspect(ctx context.Context, t *Target, c *cache.Cache) (*Inspection, error
 		sel := split.Select(root, filter)
 		missing := map[split.Digest]bool{}
 		for _, leaf := range sel.Leaves {
-			if !c.Has(leaf.Digest) {
+			if !c.HasLeaf(leaf.Digest) {
 				missing[leaf.Digest] = true
 			}
 		}
@@ -751,7 +751,7 @@ func (s sectionReadCloser) Close() error { return s.file.Close() }
 // allCached reports whether every entry is already in the cache.
 func (f *fetcher) allCached(entries []split.PackEntry) bool {
 	for _, e := range entries {
-		if !f.cache.Has(e.Digest) {
+		if !f.cache.HasLeaf(e.Digest) {
 			return false
 		}
 	}
