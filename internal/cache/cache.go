@@ -30,6 +30,8 @@ type Cache struct {
 	mu    sync.Mutex
 	index map[split.Digest]location
 	files map[string]*packFile
+	// open lists the keys of files, least recently opened first.
+	open []string
 }
 
 // Open creates the cache directory if needed.

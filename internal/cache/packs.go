@@ -8,12 +8,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 
 	"github.com/wasmcas/wasmcas/internal/split"
 )
@@ -27,7 +26,7 @@ import (
 //	leaf count (8 bytes, big-endian)
 //	cachePackMagic (8 bytes)
 //
-// Its name is the hex SHA-256 of its content plus ".pack", and it appears
+// Its name is the hex SHA-256 of its trailer plus ".pack", and it appears
 // only through a rename once complete, so a reader never sees half a pack.
 
 // cachePackMagic ends every cache pack.
@@ -143,7 +142,6 @@ type PackWriter struct {
 	c       *Cache
 	tmp     *os.File
 	out     *bufio.Writer
-	sum     hash.Hash
 	trailer []byte
 	added   []split.Digest
 	seen    map[split.Digest]bool
@@ -156,7 +154,7 @@ func (c *Cache) NewPackWriter() (*PackWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache %s: %w", c.dir, err)
 	}
-	return &PackWriter{c: c, tmp: tmp, out: bufio.NewWriterSize(tmp, 256<<10), sum: sha256.New(), seen: map[split.Digest]bool{}}, nil
+	return &PackWriter{c: c, tmp: tmp, out: bufio.NewWriterSize(tmp, 256<<10), seen: map[split.Digest]bool{}}, nil
 }
 
 // Add verifies data against d and appends it, unless this pack already
@@ -175,7 +173,6 @@ func (w *PackWriter) Add(d split.Digest, data []byte) (cached bool, err error) {
 	if _, err := w.out.Write(data); err != nil {
 		return false, fmt.Errorf("cache %s: %w", w.c.dir, err)
 	}
-	w.sum.Write(data)
 	w.seen[d] = true
 	w.added = append(w.added, d)
 	w.trailer = append(w.trailer, d[:]...)
@@ -208,8 +205,10 @@ func (w *PackWriter) Commit() ([]split.Digest, error) {
 	if err := w.tmp.Close(); err != nil {
 		return nil, fmt.Errorf("cache %s: %w", w.c.dir, err)
 	}
-	w.sum.Write(trailer)
-	name := hex.EncodeToString(w.sum.Sum(nil)) + ".pack"
+	// The trailer lists the digest and size of every leaf, so its SHA-256
+	// names the content without hashing the leaves a second time.
+	nameSum := sha256.Sum256(trailer)
+	name := hex.EncodeToString(nameSum[:]) + ".pack"
 	if err := os.Rename(w.tmp.Name(), filepath.Join(w.c.packDir(), name)); err != nil {
 		return nil, fmt.Errorf("cache %s: %w", w.c.dir, err)
 	}
@@ -225,13 +224,9 @@ func (w *PackWriter) Abort() {
 
 // getPacked reads a leaf from its cache pack and checks it again.
 func (c *Cache) getPacked(d split.Digest, loc location) ([]byte, error) {
-	pack, err := c.openPack(loc.pack)
+	data, err := c.readPacked(loc)
 	if err != nil {
 		return nil, err
-	}
-	data, err := pack.read(loc.offset, loc.size)
-	if err != nil {
-		return nil, fmt.Errorf("cache %s: read %s: %w", c.dir, loc.pack, err)
 	}
 	if split.Sum(data) != d {
 		c.dropPack(loc.pack)
@@ -240,29 +235,46 @@ func (c *Cache) getPacked(d split.Digest, loc location) ([]byte, error) {
 	return data, nil
 }
 
-// openPack returns an open cache pack, kept for later reads.
-func (c *Cache) openPack(name string) (*packFile, error) {
+// maxOpenPacks bounds the cache packs kept open, with their read windows,
+// because a large fetch writes hundreds of them and a process may open only
+// about a thousand files.
+const maxOpenPacks = 16
+
+// readPacked reads a leaf's bytes through its pack's window. Reads are
+// serialized, which suits the one splice that reads at a time.
+func (c *Cache) readPacked(loc location) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if pack, ok := c.files[name]; ok {
-		return pack, nil
+	pack, ok := c.files[loc.pack]
+	if !ok {
+		file, err := os.Open(filepath.Join(c.packDir(), loc.pack))
+		if err != nil {
+			return nil, fmt.Errorf("cache %s: %w", c.dir, err)
+		}
+		if len(c.open) >= maxOpenPacks {
+			oldest := c.open[0]
+			c.open = c.open[1:]
+			c.files[oldest].file.Close()
+			delete(c.files, oldest)
+		}
+		pack = &packFile{file: file}
+		c.files[loc.pack] = pack
+		c.open = append(c.open, loc.pack)
 	}
-	file, err := os.Open(filepath.Join(c.packDir(), name))
+	data, err := pack.read(loc.offset, loc.size)
 	if err != nil {
-		return nil, fmt.Errorf("cache %s: %w", c.dir, err)
+		return nil, fmt.Errorf("cache %s: read %s: %w", c.dir, loc.pack, err)
 	}
-	pack := &packFile{file: file}
-	c.files[name] = pack
-	return pack, nil
+	return data, nil
 }
 
 // packReadSize is how much of a cache pack one read brings in. A splice
 // reads leaves in the order a fetch stored them, so one read serves many.
 const packReadSize = 256 << 10
 
-// packFile is an open cache pack with a window of its bytes.
+// packFile is an open cache pack with a window of its bytes. The cache's
+// mutex guards it.
 type packFile struct {
-	mu     sync.Mutex
 	file   *os.File
 	window []byte
 	start  int64
@@ -270,8 +282,6 @@ type packFile struct {
 
 // read returns a copy of size bytes at off.
 func (p *packFile) read(off, size int64) ([]byte, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	if off < p.start || off+size > p.start+int64(len(p.window)) {
 		if cap(p.window) < packReadSize {
 			p.window = make([]byte, packReadSize)
@@ -304,6 +314,7 @@ func (c *Cache) dropPack(name string) {
 	if pack, ok := c.files[name]; ok {
 		pack.file.Close()
 		delete(c.files, name)
+		c.open = slices.DeleteFunc(c.open, func(open string) bool { return open == name })
 	}
 	os.Remove(filepath.Join(c.packDir(), name))
 }
@@ -317,6 +328,7 @@ func (c *Cache) Close() error {
 		errs = append(errs, pack.file.Close())
 		delete(c.files, name)
 	}
+	c.open = nil
 	return errors.Join(errs...)
 }
 

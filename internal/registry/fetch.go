@@ -464,7 +464,7 @@ func (f *fetcher) fetchRange(ctx context.Context, r byteRange) error {
 // cacheBatchSize is how many leaf bytes a fetch writes into one cache pack
 // before it commits the pack and marks its leaves ready, so a streamed
 // output can go on while a large range still arrives.
-const cacheBatchSize = 1 << 20
+const cacheBatchSize = 4 << 20
 
 // cacheBatch streams verified leaves into cache packs and marks them ready
 // for the splice once each pack is committed.
