@@ -157,6 +157,10 @@ func (f *fetcher) Node(ctx context.Context, d split.Digest) ([]byte, error) {
 	return content.FetchAll(ctx, f, desc)
 }
 
+// VerifiesLeaves marks the fetcher as a split.VerifyingSource: Leaf returns
+// only bytes that the cache checked against their digest as it read them.
+func (f *fetcher) VerifiesLeaves() {}
+
 // Leaf implements split.Source for leaves: it waits until a leaf being
 // downloaded has verified and entered the cache, then reads it there.
 func (f *fetcher) Leaf(ctx context.Context, d split.Digest, _ int64) ([]byte, error) {

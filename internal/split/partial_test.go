@@ -216,3 +216,23 @@ func TestLoadPathReadsOnlyItsBranch(t *testing.T) {
 		t.Errorf("missing path: err = %v", err)
 	}
 }
+
+// trustedSource claims to verify leaves but returns what it is given.
+type trustedSource struct{ data []byte }
+
+func (s trustedSource) Node(context.Context, Digest) ([]byte, error) { return nil, ErrNotFound }
+func (s trustedSource) Leaf(context.Context, Digest, int64) ([]byte, error) {
+	return s.data, nil
+}
+func (s trustedSource) VerifiesLeaves() {}
+
+func TestReadLeafChecksSizeFromVerifyingSource(t *testing.T) {
+	leaf := &Leaf{Digest: Sum([]byte("twelve bytes")), Size: 12}
+	if _, err := ReadLeaf(context.Background(), trustedSource{data: []byte("short")}, leaf); err == nil {
+		t.Error("a leaf of the wrong size was accepted")
+	}
+	got, err := ReadLeaf(context.Background(), trustedSource{data: []byte("twelve bytes")}, leaf)
+	if err != nil || string(got) != "twelve bytes" {
+		t.Errorf("ReadLeaf = %q, %v", got, err)
+	}
+}

@@ -202,8 +202,27 @@ func (sw *spliceWriter) node(ctx context.Context, n *Node) error {
 	return nil
 }
 
-// ReadLeaf reads a leaf from src and verifies its size and digest.
+// VerifyingSource is a Source whose Leaf method itself checks every leaf
+// against its digest and size before returning it, as a cache that
+// verifies on read does. ReadLeaf does not hash such a leaf a second time.
+type VerifyingSource interface {
+	Source
+	VerifiesLeaves()
+}
+
+// ReadLeaf reads a leaf from src and verifies its size and digest, unless
+// src is a VerifyingSource that did so.
 func ReadLeaf(ctx context.Context, src Source, leaf *Leaf) ([]byte, error) {
+	if _, ok := src.(VerifyingSource); ok {
+		data, err := src.Leaf(ctx, leaf.Digest, leaf.Size)
+		if err != nil {
+			return nil, fmt.Errorf("leaf %s: %w", leaf.Digest, err)
+		}
+		if int64(len(data)) != leaf.Size {
+			return nil, &DigestError{What: "leaf", Want: leaf.Digest, Got: Sum(data), Size: int64(len(data))}
+		}
+		return data, nil
+	}
 	data, err := src.Leaf(ctx, leaf.Digest, leaf.Size)
 	if err != nil {
 		return nil, fmt.Errorf("leaf %s: %w", leaf.Digest, err)
