@@ -69,6 +69,9 @@ type FetchResult struct {
 	OmittedBytes    int64                  `json:"omitted_bytes,omitempty"`
 }
 
+// nodeConcurrency bounds the node blobs fetched at once.
+const nodeConcurrency = 8
+
 // rangeGap is the largest gap between two needed leaves of a pack that one
 // Range request still spans. Up to this size, reading unneeded bytes costs
 // about as much as the headers and round trip of another request. Larger
@@ -677,6 +680,21 @@ func openArtifact(ctx context.Context, t *Target, c *cache.Cache, pinned string,
 			hint = "; that is the manifest digest, and --digest takes the root digest that publish and inspect print"
 		}
 		return nil, nil, nil, nil, fmt.Errorf("%s: root digest is %s, but --digest pins %s%s", t.Ref, st.Root, pinned, hint)
+	}
+	if selectPath == "" || selectPath == "/" {
+		// Every node will be read: fetch them into the cache in parallel
+		// rather than one round trip per level of the tree.
+		nodes := slices.Collect(maps.Values(st.Nodes))
+		err := transfer.Run(ctx, nodeConcurrency, nodes, func(ctx context.Context, desc ocispec.Descriptor) error {
+			if desc.Size > split.MaxNodeSize {
+				return fmt.Errorf("node %s of %d bytes exceeds the limit", desc.Digest, desc.Size)
+			}
+			_, err := content.FetchAll(ctx, f, desc)
+			return err
+		})
+		if err != nil {
+			return nil, nil, nil, nil, explain(t, "fetch nodes", err)
+		}
 	}
 	root, selected, err := split.LoadPath(ctx, f, st.Root, selectPath)
 	if err != nil {

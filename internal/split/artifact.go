@@ -13,6 +13,7 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 
+	"github.com/wasmcas/wasmcas/internal/transfer"
 	"github.com/wasmcas/wasmcas/internal/wasmbin"
 )
 
@@ -157,15 +158,26 @@ func OpenArtifact(ctx context.Context, f content.Fetcher, desc ocispec.Descripto
 	if _, ok := st.Nodes[st.Root]; !ok {
 		return nil, fmt.Errorf("manifest %s: root node %s is not a layer", desc.Digest, st.Root)
 	}
-	for _, layer := range indexes {
+	// Pack indexes are fetched in parallel, because each is a round trip
+	// to the registry before any leaf can be located.
+	raws := make([][]byte, len(indexes))
+	err = transfer.Run(ctx, indexConcurrency, indexPositions(len(indexes)), func(ctx context.Context, i int) error {
+		layer := indexes[i]
 		if layer.Size > maxSmallBlob {
-			return nil, fmt.Errorf("pack index %s of %d bytes exceeds the limit", layer.Digest, layer.Size)
+			return fmt.Errorf("pack index %s of %d bytes exceeds the limit", layer.Digest, layer.Size)
 		}
 		raw, err := content.FetchAll(ctx, f, layer)
 		if err != nil {
-			return nil, fmt.Errorf("fetch pack index %s: %w", layer.Digest, err)
+			return fmt.Errorf("fetch pack index %s: %w", layer.Digest, err)
 		}
-		index, err := DecodePackIndex(raw)
+		raws[i] = raw
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, layer := range indexes {
+		index, err := DecodePackIndex(raws[i])
 		if err != nil {
 			return nil, fmt.Errorf("pack index %s: %w", layer.Digest, err)
 		}
@@ -303,3 +315,15 @@ func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
 
 // kindName returns the config's name for a node kind.
 func kindName(k wasmbin.Kind) string { return k.String() }
+
+// indexConcurrency bounds the pack indexes fetched at once.
+const indexConcurrency = 8
+
+// indexPositions returns 0, 1, ..., n-1.
+func indexPositions(n int) []int {
+	positions := make([]int, n)
+	for i := range positions {
+		positions[i] = i
+	}
+	return positions
+}
