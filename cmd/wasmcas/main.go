@@ -14,10 +14,10 @@ import (
 
 // softMemoryLimit is the heap size at which the garbage collector starts to
 // work harder, unless GOMEMLIMIT sets another. Fetching a 1 GiB component
-// keeps about 70 MiB live (its tree and download bookkeeping); with the
+// keeps about 70 MiB live for its tree and download bookkeeping. With the
 // default GOGC alone, the heap would grow to twice that between
-// collections. This is a soft limit: a larger live heap still works, with
-// more time spent in collection.
+// collections. This is a soft limit, so a larger live heap still works,
+// with more time spent in collection.
 const softMemoryLimit = 100 << 20
 
 func main() {

@@ -44,7 +44,7 @@ type Entry struct {
 	Data   []byte
 }
 
-// location is where a leaf is in a cache pack.
+// location is the position of a leaf in a cache pack.
 type location struct {
 	pack   string
 	offset int64

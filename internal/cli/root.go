@@ -36,8 +36,8 @@ func Run(ctx context.Context, args []string, streams Streams) int {
 	cmd.SetArgs(args)
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		if ctx.Err() != nil {
-			// A signal cancelled the work: say so rather than naming the
-			// request it happened to interrupt, and exit as shells expect
+			// A signal cancelled the work. Report the interrupt rather than
+			// the request it happened to stop, and exit as shells expect
 			// after SIGINT.
 			fmt.Fprintln(streams.ErrOut, "wasmcas: interrupted")
 			return 130

@@ -76,7 +76,7 @@ func TestColdFetchNearFileSize(t *testing.T) {
 		path := corpusPair(t, pair.file)
 		res, _ := fetchRef(t, sharedRef(t, pair.repository, "v2"), remoteOptions(), FetchOptions{Cache: newCache(t)})
 		// The packs of v2 are shared with v1, so their ranges skip v1's
-		// leaves; the bytes beyond the file are nodes, pack indexes,
+		// leaves. The bytes beyond the file are nodes, pack indexes,
 		// config and manifest.
 		if limit := res.Size + res.Size/20; res.BytesDownloaded > limit {
 			t.Errorf("%s: cold fetch downloaded %d bytes for a file of %d, more than 5%% over", path, res.BytesDownloaded, res.Size)
