@@ -126,7 +126,7 @@ func (c *Cache) Get(d split.Digest) ([]byte, error) {
 // Put stores data under d if it matches d, and fails otherwise.
 func (c *Cache) Put(d split.Digest, data []byte) error {
 	if got := split.Sum(data); got != d {
-		return &split.DigestError{What: "blob", Want: d, Got: got, Size: int64(len(data))}
+		return &split.DigestError{Kind: "blob", Want: d, Got: got, Size: int64(len(data))}
 	}
 	if c.Has(d) {
 		return nil

@@ -34,6 +34,9 @@ var cachePackMagic = []byte("wcascp01")
 
 const trailerEntrySize = sha256.Size + 8
 
+// packTailSize is the leaf count and magic at the end of a cache pack.
+const packTailSize = 16
+
 // maxCachePackEntries bounds the leaf count a trailer may claim, so a
 // damaged file cannot make Open allocate an absurd index.
 const maxCachePackEntries = 1 << 24
@@ -76,22 +79,26 @@ func (c *Cache) readTrailer(name string) {
 	}
 	defer file.Close()
 	st, err := file.Stat()
-	if err != nil || st.Size() < 16 {
+	if err != nil || st.Size() < packTailSize {
 		return
 	}
-	var tail [16]byte
-	if _, err := file.ReadAt(tail[:], st.Size()-16); err != nil || !bytes.Equal(tail[8:], cachePackMagic) {
+
+	// The last 16 bytes are the leaf count and the magic.
+	var tail [packTailSize]byte
+	if _, err := file.ReadAt(tail[:], st.Size()-packTailSize); err != nil || !bytes.Equal(tail[8:], cachePackMagic) {
 		return
 	}
 	count := binary.BigEndian.Uint64(tail[:8])
-	if count > maxCachePackEntries || int64(count)*trailerEntrySize > st.Size()-16 {
+	if count > maxCachePackEntries || int64(count)*trailerEntrySize > st.Size()-packTailSize {
 		return
 	}
 	trailer := make([]byte, int64(count)*trailerEntrySize)
-	trailerStart := st.Size() - 16 - int64(len(trailer))
+	trailerStart := st.Size() - packTailSize - int64(len(trailer))
 	if _, err := file.ReadAt(trailer, trailerStart); err != nil {
 		return
 	}
+
+	// The entries must tile the content before the trailer exactly.
 	var offset int64
 	locations := make(map[split.Digest]location, count)
 	for i := range int(count) {
@@ -108,6 +115,7 @@ func (c *Cache) readTrailer(name string) {
 	if offset != trailerStart {
 		return
 	}
+
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for d, loc := range locations {
@@ -162,7 +170,7 @@ func (c *Cache) NewPackWriter() (*PackWriter, error) {
 // the caller after Add returns.
 func (w *PackWriter) Add(d split.Digest, data []byte) (cached bool, err error) {
 	if got := split.Sum(data); got != d {
-		return false, &split.DigestError{What: "leaf", Want: d, Got: got, Size: int64(len(data))}
+		return false, &split.DigestError{Kind: "leaf", Want: d, Got: got, Size: int64(len(data))}
 	}
 	if w.seen[d] {
 		return false, nil

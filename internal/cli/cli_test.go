@@ -165,7 +165,9 @@ func TestSpliceLeavesNoPartialOutput(t *testing.T) {
 	if _, errOut, code := run(t, "split", filepath.Join("..", "..", "testdata", "hello-go.wasm"), "-o", dir); code != 0 {
 		t.Fatalf("split: %s", errOut)
 	}
-	// Damage one pack: splice must fail and leave OUT as it was.
+
+	// Damage the largest blob, a pack: splice must fail and leave OUT as
+	// it was.
 	packs, _ := filepath.Glob(filepath.Join(dir, "blobs", "sha256", "*"))
 	var biggest string
 	var size int64
@@ -179,6 +181,7 @@ func TestSpliceLeavesNoPartialOutput(t *testing.T) {
 	if err := os.WriteFile(biggest, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+
 	out := filepath.Join(t.TempDir(), "out.wasm")
 	if err := os.WriteFile(out, []byte("previous"), 0o644); err != nil {
 		t.Fatal(err)

@@ -318,9 +318,9 @@ func inspectReference(cmd *cobra.Command, opts *inspectOptions) (*inspectResult,
 }
 
 // plural returns "1 leaf" or "2 leaves".
-func plural(n int, one, many string) string {
+func plural(n int, singular, pluralForm string) string {
 	if n == 1 {
-		return "1 " + one
+		return "1 " + singular
 	}
-	return fmt.Sprintf("%d %s", n, many)
+	return fmt.Sprintf("%d %s", n, pluralForm)
 }

@@ -39,7 +39,7 @@ func TestErrorMessages(t *testing.T) {
 		{"missing argument", []string{"publish", module}, "missing REF"},
 		{"extra argument", []string{"digest", module, module}, "unexpected argument"},
 		{"invalid tag", []string{"split", module, "-o", filepath.Join(dir, "layout"), "--tag", "bad tag"}, `invalid --tag "bad tag"`},
-		{"file digest pinned", []string{"fetch", srv.Addr() + "/acme/mod:1", "-o", filepath.Join(dir, "o"), "--digest", sha}, "that is the whole-file SHA-256"},
+		{"file digest pinned", []string{"fetch", srv.Addr() + "/acme/mod:1", "-o", filepath.Join(dir, "o"), "--digest", sha}, "That is the whole-file SHA-256"},
 		{"wit on a core module", []string{"inspect", "--wit", module}, "--wit needs a component"},
 		{"diff of a directory", []string{"diff", dir, module}, "diff compares two binaries"},
 		{"serve without root", []string{"serve"}, "missing --root"},

@@ -672,30 +672,17 @@ func openArtifact(ctx context.Context, t *Target, c *cache.Cache, pinned string,
 	}
 	f.st = st
 	if pinned != "" && pinned != st.Root.String() {
-		hint := ""
-		switch pinned {
-		case st.FileDigest.String():
-			hint = "; that is the whole-file SHA-256, and --digest takes the root digest that publish and inspect print"
-		case desc.Digest.String():
-			hint = "; that is the manifest digest, and --digest takes the root digest that publish and inspect print"
-		}
-		return nil, nil, nil, nil, fmt.Errorf("%s: root digest is %s, but --digest pins %s%s", t.Ref, st.Root, pinned, hint)
+		return nil, nil, nil, nil, pinError(t, st, desc, pinned)
 	}
+
+	// Every node will be read unless a path is selected, so fetch them into
+	// the cache in parallel rather than one round trip per level of the tree.
 	if selectPath == "" || selectPath == "/" {
-		// Every node will be read: fetch them into the cache in parallel
-		// rather than one round trip per level of the tree.
-		nodes := slices.Collect(maps.Values(st.Nodes))
-		err := transfer.Run(ctx, nodeConcurrency, nodes, func(ctx context.Context, desc ocispec.Descriptor) error {
-			if desc.Size > split.MaxNodeSize {
-				return fmt.Errorf("node %s of %d bytes exceeds the limit", desc.Digest, desc.Size)
-			}
-			_, err := content.FetchAll(ctx, f, desc)
-			return err
-		})
-		if err != nil {
+		if err := f.prefetchNodes(ctx); err != nil {
 			return nil, nil, nil, nil, explain(t, "fetch nodes", err)
 		}
 	}
+
 	root, selected, err := split.LoadPath(ctx, f, st.Root, selectPath)
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("%s: %w", t.Ref, err)
@@ -781,4 +768,29 @@ func (f *fetcher) allCached(entries []split.PackEntry) bool {
 		f.pending.done(e.Digest)
 	}
 	return true
+}
+
+// pinError explains a root digest that differs from --digest, and names
+// the digest the user gave when it is the file's or the manifest's.
+func pinError(t *Target, st *split.Stored, manifest ocispec.Descriptor, pinned string) error {
+	hint := ""
+	switch pinned {
+	case st.FileDigest.String():
+		hint = ". That is the whole-file SHA-256, and --digest takes the root digest that publish and inspect print"
+	case manifest.Digest.String():
+		hint = ". That is the manifest digest, and --digest takes the root digest that publish and inspect print"
+	}
+	return fmt.Errorf("%s: root digest is %s, but --digest pins %s%s", t.Ref, st.Root, pinned, hint)
+}
+
+// prefetchNodes fetches every node blob of the artifact into the cache.
+func (f *fetcher) prefetchNodes(ctx context.Context) error {
+	nodes := slices.Collect(maps.Values(f.st.Nodes))
+	return transfer.Run(ctx, nodeConcurrency, nodes, func(ctx context.Context, desc ocispec.Descriptor) error {
+		if desc.Size > split.MaxNodeSize {
+			return fmt.Errorf("node %s of %d bytes exceeds the limit", desc.Digest, desc.Size)
+		}
+		_, err := content.FetchAll(ctx, f, desc)
+		return err
+	})
 }

@@ -19,14 +19,14 @@ type Source interface {
 // DigestError reports content whose digest or size is not the one its
 // parent names.
 type DigestError struct {
-	What string // "node" or "leaf"
+	Kind string // "node", "leaf" or "blob"
 	Want Digest
 	Got  Digest
 	Size int64 // bytes received
 }
 
 func (e *DigestError) Error() string {
-	return fmt.Sprintf("%s %s: content does not match its digest (got %s, %d bytes)", e.What, e.Want, e.Got, e.Size)
+	return fmt.Sprintf("%s %s: content does not match its digest (got %s, %d bytes)", e.Kind, e.Want, e.Got, e.Size)
 }
 
 // LoadTree loads and verifies the node with digest root and every node
@@ -90,7 +90,7 @@ func loadOne(ctx context.Context, src Source, d Digest, depth int, loaded map[Di
 		return nil, fmt.Errorf("node %s: %w", d, err)
 	}
 	if got := Sum(buf); got != d {
-		return nil, &DigestError{What: "node", Want: d, Got: got, Size: int64(len(buf))}
+		return nil, &DigestError{Kind: "node", Want: d, Got: got, Size: int64(len(buf))}
 	}
 	n, err := DecodeNode(buf)
 	if err != nil {
@@ -219,7 +219,7 @@ func ReadLeaf(ctx context.Context, src Source, leaf *Leaf) ([]byte, error) {
 			return nil, fmt.Errorf("leaf %s: %w", leaf.Digest, err)
 		}
 		if int64(len(data)) != leaf.Size {
-			return nil, &DigestError{What: "leaf", Want: leaf.Digest, Got: Sum(data), Size: int64(len(data))}
+			return nil, &DigestError{Kind: "leaf", Want: leaf.Digest, Got: Sum(data), Size: int64(len(data))}
 		}
 		return data, nil
 	}
@@ -228,7 +228,7 @@ func ReadLeaf(ctx context.Context, src Source, leaf *Leaf) ([]byte, error) {
 		return nil, fmt.Errorf("leaf %s: %w", leaf.Digest, err)
 	}
 	if got := Sum(data); got != leaf.Digest || int64(len(data)) != leaf.Size {
-		return nil, &DigestError{What: "leaf", Want: leaf.Digest, Got: got, Size: int64(len(data))}
+		return nil, &DigestError{Kind: "leaf", Want: leaf.Digest, Got: got, Size: int64(len(data))}
 	}
 	return data, nil
 }

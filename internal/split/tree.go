@@ -230,25 +230,13 @@ func (b *builder) section(kind wasmbin.Kind, s wasmbin.Section) (Section, error)
 		return sec, err
 
 	case kind == wasmbin.KindModule && s.ID == wasmbin.SectionModuleCode:
-		units, uerr := wasmbin.FunctionBodies(b.r, s)
-		if uerr == nil {
-			sec.Form = FormCode
-			sec.Pieces, err = b.unitPieces(content, units)
+		if done, err := b.unitSection(&sec, FormCode, wasmbin.FunctionBodies, s); done {
 			return sec, err
-		}
-		if !isFormatError(uerr) {
-			return sec, uerr
 		}
 
 	case kind == wasmbin.KindModule && s.ID == wasmbin.SectionModuleData:
-		units, uerr := wasmbin.DataSegments(b.r, s)
-		if uerr == nil {
-			sec.Form = FormData
-			sec.Pieces, err = b.unitPieces(content, units)
+		if done, err := b.unitSection(&sec, FormData, wasmbin.DataSegments, s); done {
 			return sec, err
-		}
-		if !isFormatError(uerr) {
-			return sec, uerr
 		}
 	}
 
@@ -257,6 +245,20 @@ func (b *builder) section(kind wasmbin.Kind, s wasmbin.Section) (Section, error)
 	sec.Form = FormOpaque
 	sec.Pieces, err = b.bytePieces(content, s.Size, false)
 	return sec, err
+}
+
+// unitSection cuts a code or data section into runs of the units that
+// decode returns. It reports done as false, with no error, when the reader
+// cannot decode the section, which then becomes opaque. A failed read is
+// an error, because it must not silently change how a section is cut.
+func (b *builder) unitSection(sec *Section, form Form, decode func(io.ReaderAt, wasmbin.Section) (*wasmbin.Units, error), s wasmbin.Section) (done bool, err error) {
+	units, err := decode(b.r, s)
+	if err != nil {
+		return !isFormatError(err), err
+	}
+	sec.Form = form
+	sec.Pieces, err = b.unitPieces(s.ContentOffset(), units)
+	return true, err
 }
 
 // piece returns the piece for r[off:off+size]: inline when it is small,

@@ -342,7 +342,7 @@ func startRegistry(cfg *config, env []string) (*registry, error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	reg.stop()
-	return nil, fmt.Errorf("wasmcas serve on %s did not answer /v2/ within 20s; see %s", host, logFile.Name())
+	return nil, fmt.Errorf("wasmcas serve on %s did not respond to /v2/ within 20s; see %s", host, logFile.Name())
 }
 
 func (reg *registry) stop() {

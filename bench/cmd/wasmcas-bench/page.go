@@ -238,8 +238,8 @@ func writePage(cfg *config, rep *report) error {
 			fmtRange(rep.startup[0]), fmtRange(rep.startup[1]))
 	}
 	w("- **Loopback.** The registry runs on the same two cores as the client, so moving a byte costs about as much as hashing it. What wasmcas saves is bytes moved (figure 3); over a real network a second publish or a warm fetch is bounded by those bytes, which these wall times do not show.\n")
-	w("- **Work per byte.** A cold fetch hashes each leaf as it arrives, writes it to a cache pack, reads it back for the splice and hashes the output for the whole-file check; `oras pull` writes its one blob and hashes it once. SHA-256 and system calls lead the fetch profiles.\n")
-	w("- **Round trips.** A publish reads the manifests and pack indexes of the repository's artifacts and sends a HEAD for every blob before it uploads; a fetch reads the manifest, config, pack indexes and nodes one after another before the first range. On loopback these requests cost more time than the bytes they save.\n\n")
+	w("- **Work per byte.** A cold fetch hashes each leaf as it arrives, writes it to a cache pack, reads it back for the splice and hashes the output for the whole-file check. `oras pull` writes its one blob and hashes it once. SHA-256 and system calls lead the fetch profiles.\n")
+	w("- **Round trips.** A publish reads the manifests and pack indexes of the repository's artifacts and sends a HEAD for every blob before it uploads. A fetch reads the manifest, config, pack indexes and nodes one after another before the first range. On loopback these requests cost more time than the bytes they save.\n\n")
 	lost := false
 	for _, t := range ts {
 		if t.met {
